@@ -1,0 +1,46 @@
+# kamen — one command to run the shop, one to test it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install bench lint format worker beat messages
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --no-compile -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+worker: install
+	$(VENV)/bin/celery -A kamen worker -Q delivery,default,mail -l info
+
+beat: install
+	$(VENV)/bin/celery -A kamen beat -l info
+
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans --ignore '.venv/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'

@@ -1,0 +1,60 @@
+"""Wallet writes. A balance changes only under its wallet row lock, together with its ledger entry."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from djmoney.money import Money
+
+from .models import User, Wallet, WalletEntry
+
+
+class InsufficientBalance(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class WalletChange:
+    wallet: Wallet
+    entry: WalletEntry
+
+
+def get_or_create_wallet(user: User) -> Wallet:
+    wallet, _ = Wallet.objects.get_or_create(user=user)
+    return wallet
+
+
+def _post_entry(
+    user: User, amount: Money, *, kind: str, reference: str, note: str, actor: User | None
+) -> WalletChange:
+    get_or_create_wallet(user)
+    with transaction.atomic():
+        wallet = Wallet.objects.select_for_update().get(user=user)
+        new_balance = wallet.balance + amount
+        if new_balance.amount < 0:
+            raise InsufficientBalance(f"balance {wallet.balance} is less than {-amount}")
+        wallet.balance = new_balance
+        wallet.save(update_fields=["balance", "updated_at"])
+        entry = WalletEntry.objects.create(
+            wallet=wallet,
+            kind=kind,
+            amount=amount,
+            balance_after=new_balance,
+            reference=reference,
+            note=note,
+            actor=actor,
+        )
+    return WalletChange(wallet=wallet, entry=entry)
+
+
+def credit_wallet(user: User, amount: Money, *, actor: User | None, note: str = "", kind: str = WalletEntry.Kind.CREDIT, reference: str = "") -> WalletChange:
+    """Add money to a wallet (staff credit, refunds)."""
+    if amount.amount <= 0:
+        raise ValueError("A credit must be positive.")
+    return _post_entry(user, amount, kind=kind, reference=reference, note=note, actor=actor)
+
+
+def debit_wallet(user: User, amount: Money, *, reference: str, note: str = "") -> WalletChange:
+    """Take money from a wallet for a payment; raises InsufficientBalance rather than go below zero."""
+    if amount.amount <= 0:
+        raise ValueError("A debit must be positive.")
+    return _post_entry(user, -amount, kind=WalletEntry.Kind.PAYMENT, reference=reference, note=note, actor=user)

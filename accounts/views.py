@@ -1,0 +1,14 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from .models import WalletEntry
+from .services import get_or_create_wallet
+
+
+@login_required
+def wallet(request: HttpRequest) -> HttpResponse:
+    wallet = get_or_create_wallet(request.user)
+    page = Paginator(WalletEntry.objects.filter(wallet=wallet).order_by("-id"), 20).get_page(request.GET.get("page"))
+    return render(request, "accounts/wallet.html", {"wallet": wallet, "page": page, "entries": page.object_list})

@@ -1,0 +1,103 @@
+"""Catalog reads: only approved, on-shelf products reach shoppers; stock is the exact count of free codes."""
+
+from django.db.models import Count, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from kamen.money import cny
+
+from .models import CardCode, Category, Product, Sku
+
+
+def _available_codes(sku_ref: str) -> Subquery:
+    counted = (
+        CardCode.objects.filter(sku=OuterRef(sku_ref), status=CardCode.Status.AVAILABLE)
+        .order_by()
+        .values("sku")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Product]:
+    """Visible products, newest first within their sort order; figures come from `with_figures`."""
+    products = Product.objects.visible().select_related("category").order_by("sort_order", "-id")
+    if category is not None:
+        products = products.filter(Q(category=category) | Q(category__parent=category))
+    if query:
+        products = products.filter(Q(title__icontains=query) | Q(description__icontains=query))
+    return products
+
+
+def with_figures(products: list[Product]) -> list[Product]:
+    """Set `min_price` and `stock` on one page of products: two grouped queries, whatever the page size."""
+    ids = [p.pk for p in products]
+    prices = dict(
+        Sku.objects.filter(product_id__in=ids, is_active=True)
+        .order_by()
+        .values("product_id")
+        .annotate(low=Min("price"))
+        .values_list("product_id", "low")
+    )
+    stock = dict(
+        CardCode.objects.filter(sku__product_id__in=ids, sku__is_active=True, status=CardCode.Status.AVAILABLE)
+        .order_by()
+        .values("sku__product_id")
+        .annotate(n=Count("id"))
+        .values_list("sku__product_id", "n")
+    )
+    manual = set(
+        Sku.objects.filter(product_id__in=ids, is_active=True, delivery_kind=Sku.DeliveryKind.MANUAL).values_list(
+            "product_id", flat=True
+        )
+    )
+    for product in products:
+        low = prices.get(product.pk)
+        product.min_price = cny(low) if low is not None else None
+        product.stock = stock.get(product.pk, 0)
+        product.has_manual = product.pk in manual
+    return products
+
+
+def hot_products(limit: int = 8) -> list[Product]:
+    return with_figures(list(listing().filter(is_hot=True)[:limit]))
+
+
+def skus_with_stock(product: Product) -> list[Sku]:
+    return list(product.skus.filter(is_active=True).annotate(stock=_available_codes("pk")))
+
+
+def get_visible_product(pk: int) -> Product:
+    product = Product.objects.visible().select_related("category", "category__parent").filter(pk=pk).first()
+    if product is None:
+        raise Http404
+    return product
+
+
+def get_buyable_sku(sku_id: int) -> Sku:
+    sku = (
+        Sku.objects.select_related("product")
+        .filter(pk=sku_id, is_active=True, product__status=Product.Status.APPROVED, product__is_on_shelf=True)
+        .first()
+    )
+    if sku is None:
+        raise Http404
+    return sku
+
+
+def category_tree() -> list[Category]:
+    children = Prefetch("children", queryset=Category.objects.filter(is_active=True))
+    return list(Category.objects.filter(is_active=True, parent=None).prefetch_related(children))
+
+
+def get_active_category(slug: str) -> Category:
+    category = Category.objects.filter(slug=slug, is_active=True).select_related("parent").first()
+    if category is None:
+        raise Http404
+    return category
+
+
+def available_stock(sku: Sku) -> int:
+    return CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()

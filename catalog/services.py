@@ -1,0 +1,88 @@
+"""Catalog writes: card-code import and product moderation."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from . import crypto
+from .models import CardCode, Product, Sku
+
+MAX_CODE_LENGTH = 500
+_PAIR_SEPARATOR = re.compile(r"[\s,;|]+|-{4}")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    duplicates: int
+    blank: int
+    invalid: int
+
+    @property
+    def skipped(self) -> int:
+        return self.duplicates + self.invalid
+
+
+def parse_codes(text: str, *, csv_format: bool = False) -> tuple[list[tuple[str, str]], int, int]:
+    """Split pasted text or a file into (card_no, secret) pairs.
+
+    One code per line; `card_no password` (space, tab, comma, `|` or `----` between) is a pair. Returns
+    the pairs, the count of blank lines and the count of lines that are neither.
+    """
+    pairs: list[tuple[str, str]] = []
+    blank = invalid = 0
+    rows = csv.reader(io.StringIO(text)) if csv_format else (line for line in text.splitlines())
+    for row in rows:
+        parts = [p.strip() for p in row] if csv_format else _PAIR_SEPARATOR.split(row.strip())
+        parts = [p for p in parts if p]
+        if not parts:
+            blank += 1
+        elif len(parts) > 2 or any(len(p) > MAX_CODE_LENGTH for p in parts):
+            invalid += 1
+        else:
+            pairs.append(("", parts[0]) if len(parts) == 1 else (parts[0], parts[1]))
+    return pairs, blank, invalid
+
+
+def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResult:
+    """Add codes to a Sku's stock in bulk; duplicates in the batch or already in stock are skipped."""
+    pairs, blank, invalid = parse_codes(text, csv_format=csv_format)
+    by_fingerprint: dict[str, tuple[str, str]] = {}
+    for card_no, secret in pairs:
+        by_fingerprint.setdefault(crypto.fingerprint(card_no, secret), (card_no, secret))
+    existing: set[str] = set()
+    fingerprints = list(by_fingerprint)
+    for start in range(0, len(fingerprints), 5000):
+        chunk = fingerprints[start : start + 5000]
+        existing.update(
+            CardCode.objects.filter(sku=sku, fingerprint__in=chunk).values_list("fingerprint", flat=True)
+        )
+    new_codes = [
+        CardCode(
+            sku=sku,
+            fingerprint=fp,
+            card_no_encrypted=crypto.encrypt(card_no) if card_no else "",
+            secret_encrypted=crypto.encrypt(secret),
+        )
+        for fp, (card_no, secret) in by_fingerprint.items()
+        if fp not in existing
+    ]
+    with transaction.atomic():
+        before = CardCode.objects.filter(sku=sku).count()
+        # ignore_conflicts: a concurrent import of the same code loses quietly to the unique constraint.
+        CardCode.objects.bulk_create(new_codes, batch_size=2000, ignore_conflicts=True)
+        added = CardCode.objects.filter(sku=sku).count() - before
+    return ImportResult(added=added, duplicates=len(pairs) - added, blank=blank, invalid=invalid)
+
+
+def set_moderation(product: Product, status: str, *, reason: str = "") -> Product:
+    """Move a product through draft → pending review → approved / rejected."""
+    product.status = status
+    product.rejection_reason = reason if status == Product.Status.REJECTED else ""
+    if status != Product.Status.APPROVED:
+        product.is_on_shelf = False
+    product.save(update_fields=["status", "rejection_reason", "is_on_shelf", "updated_at"])
+    return product

@@ -1,0 +1,66 @@
+"""Shared fixtures: factories as fixtures, and the PostgreSQL gate for concurrency and money tests."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from kamen.testing import factories
+
+pytest_plugins: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip on SQLite; under KAMEN_REQUIRE_POSTGRES a skip is a failure."""
+    on_postgres = connection.vendor == "postgresql"
+    if on_postgres:
+        return
+    if os.environ.get("KAMEN_REQUIRE_POSTGRES") and any(item.get_closest_marker("postgres") for item in items):
+        raise pytest.UsageError("KAMEN_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Rate-limit counters and the navigation cache must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user_factory():
+    return factories.UserFactory
+
+
+@pytest.fixture
+def product_factory():
+    return factories.ProductFactory
+
+
+@pytest.fixture
+def sku_factory():
+    return factories.SkuFactory
+
+
+@pytest.fixture
+def shopper(db):
+    return factories.UserFactory(email="shopper@example.com")
+
+
+@pytest.fixture
+def staff(db):
+    return factories.UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def sku(db):
+    """An approved, on-shelf Sku at ¥10.00 with five codes in stock."""
+    sku = factories.SkuFactory(price="10.00")
+    factories.stock(sku, 5)
+    return sku

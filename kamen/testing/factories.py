@@ -1,0 +1,60 @@
+"""factory_boy factories for tests and benchmarks."""
+
+import factory
+from djmoney.money import Money
+
+from accounts.models import User
+from catalog import services as catalog_services
+from catalog.models import Category, Product, Sku
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    password = factory.django.Password("pass-1234-word")
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"分类{n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    category = factory.SubFactory(CategoryFactory)
+    title = factory.Sequence(lambda n: f"测试商品 {n}")
+    description = "自动发货，付款后立即可见卡密。"
+    status = Product.Status.APPROVED
+    is_on_shelf = True
+
+
+class SkuFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Sku
+
+    product = factory.SubFactory(ProductFactory)
+    name = factory.Sequence(lambda n: f"规格{n}")
+    price = Money("10.00", "CNY")
+    delivery_kind = Sku.DeliveryKind.CARD_CODES
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        price = kwargs.get("price")
+        if isinstance(price, str | int):
+            kwargs["price"] = Money(price, "CNY")
+        return kwargs
+
+
+def stock(sku: Sku, count: int, *, prefix: str = "CODE") -> list[str]:
+    """Import `count` distinct codes into `sku`; returns their secrets."""
+    secrets = [f"{prefix}-{sku.pk}-{i:06d}" for i in range(count)]
+    catalog_services.import_codes(sku, "\n".join(secrets))
+    return secrets

@@ -1,0 +1,140 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from djmoney.models.fields import MoneyField
+
+
+def new_order_number() -> str:
+    """Date prefix for people, then 64 random bits so numbers cannot be guessed or enumerated."""
+    return f"{timezone.localdate():%Y%m%d}{secrets.randbits(64):020d}"
+
+
+def new_access_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Pending payment")
+        PAID = "paid", _("Paid, delivering")
+        AWAITING_MANUAL = "awaiting_manual", _("Awaiting manual delivery")
+        DELIVERED = "delivered", _("Delivered")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    number = models.CharField(_("order number"), max_length=32, unique=True, default=new_order_number)
+    # The secret in a guest's order link; never shown to anyone but the buyer.
+    access_token = models.CharField(max_length=64, default=new_access_token, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+        verbose_name=_("buyer"),
+    )
+    contact_email = models.EmailField(_("contact e-mail"))
+    lookup_password = models.CharField(max_length=128, blank=True, editable=False)
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="orders", verbose_name=_("SKU"))
+    product_title = models.CharField(_("product"), max_length=120)
+    sku_name = models.CharField(_("spec"), max_length=60)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = MoneyField(_("unit price"), max_digits=12, decimal_places=2, default_currency="CNY")
+    total = MoneyField(_("total"), max_digits=14, decimal_places=2, default_currency="CNY")
+    payment_method = models.CharField(_("payment method"), max_length=32)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
+    )
+    # Why the order sits in the staff queue (stock short after a late payment, supplier error, ...).
+    abnormal_reason = models.CharField(_("abnormal reason"), max_length=300, blank=True)
+    # What staff delivered by hand, encrypted like card codes.
+    manual_delivery_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(_("payment due"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="order_expiry"),
+            models.Index(fields=["status", "paid_at"], name="order_delivery_sweep"),
+            models.Index(fields=["user", "-created_at"], name="order_by_user"),
+        ]
+        constraints = [models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_quantity_positive")]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.number])
+
+    def get_secret_url(self) -> str:
+        return reverse("orders:secret", args=[self.number, self.access_token])
+
+    def check_lookup_password(self, raw: str) -> bool:
+        return bool(self.lookup_password) and check_password(raw, self.lookup_password)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.Status.DELIVERED, self.Status.CANCELLED, self.Status.EXPIRED)
+
+    @property
+    def manual_delivery(self) -> str:
+        from catalog import crypto
+
+        return crypto.decrypt(self.manual_delivery_encrypted) if self.manual_delivery_encrypted else ""
+
+
+S = Order.Status
+
+# Every allowed move of an order; `orders.services.transition` refuses anything else.
+# A payment can still land on an expired or cancelled order (the shopper paid late); it is never dropped.
+TRANSITIONS: dict[str, set[str]] = {
+    S.PENDING_PAYMENT: {S.PAID, S.CANCELLED, S.EXPIRED},
+    S.EXPIRED: {S.PAID},
+    S.CANCELLED: {S.PAID},
+    S.PAID: {S.DELIVERED, S.DELIVERY_FAILED, S.AWAITING_MANUAL},
+    S.AWAITING_MANUAL: {S.DELIVERED},
+    S.DELIVERY_FAILED: {S.DELIVERED},
+    S.DELIVERED: set(),
+}
+
+
+class OrderEvent(models.Model):
+    """Audit row for every move of an order and every staff action on it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.type} {self.from_status}→{self.to_status}"
+
+
+class StaffQueueOrder(Order):
+    """Orders waiting for a person: manual delivery, delivery failures, late payments without stock."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("order needing staff")
+        verbose_name_plural = _("staff queue")

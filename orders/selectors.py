@@ -1,0 +1,71 @@
+"""Who may see an order: its signed-in owner, or the guest who holds its secret link or looked it up.
+
+Everyone else gets a 404, never a hint that the order exists.
+"""
+
+import hmac
+
+from django.core.paginator import Page, Paginator
+from django.http import Http404, HttpRequest
+
+from accounts.models import User
+from catalog.models import CardCode
+
+from .models import Order
+
+SESSION_KEY = "kamen_orders"
+
+
+def grant_session_access(request: HttpRequest, order: Order) -> None:
+    """Remember in this browser's session that it proved it is the order's buyer."""
+    numbers = request.session.get(SESSION_KEY, [])
+    if order.number not in numbers:
+        request.session[SESSION_KEY] = [*numbers[-49:], order.number]
+
+
+def can_view_order(request: HttpRequest, order: Order) -> bool:
+    if order.user_id is not None:
+        return request.user.is_authenticated and request.user.pk == order.user_id
+    return order.number in request.session.get(SESSION_KEY, [])
+
+
+def get_order_for_viewer(request: HttpRequest, number: str) -> Order:
+    order = Order.objects.select_related("sku", "sku__product").filter(number=number).first()
+    if order is None or not can_view_order(request, order):
+        raise Http404
+    return order
+
+
+def get_order_by_secret(request: HttpRequest, number: str, token: str) -> Order:
+    """The guest's secret link; for a member's order the link also needs the member signed in."""
+    order = Order.objects.select_related("sku", "sku__product").filter(number=number).first()
+    if order is None or not hmac.compare_digest(order.access_token, token):
+        raise Http404
+    if order.user_id is not None and not can_view_order(request, order):
+        raise Http404
+    grant_session_access(request, order)
+    return order
+
+
+def find_order_for_lookup(*, number: str, contact_email: str, lookup_password: str) -> Order | None:
+    """Guest lookup: number, contact e-mail and lookup password must all match."""
+    order = Order.objects.filter(number=number.strip(), user=None).first()
+    if order is None:
+        return None
+    if order.contact_email.lower() != contact_email.strip().lower():
+        return None
+    if not order.check_lookup_password(lookup_password):
+        return None
+    return order
+
+
+def delivered_codes(order: Order) -> list[dict[str, str]]:
+    """Plaintext codes of a delivered order, for its buyer's eyes only (callers check access first)."""
+    if order.status != Order.Status.DELIVERED:
+        return []
+    codes = CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).order_by("id")
+    return [{"card_no": code.card_no, "secret": code.secret} for code in codes]
+
+
+def orders_of_user(user: User, *, page: int) -> Page:
+    return Paginator(Order.objects.filter(user=user).order_by("-created_at", "-id"), 20).get_page(page)

@@ -1,0 +1,125 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from accounts.services import InsufficientBalance
+from catalog import selectors as catalog_selectors
+from payments.providers import available_providers, get_provider
+
+from . import selectors, services
+from .forms import CheckoutForm, LookupForm
+from .models import Order
+
+
+def _user(request: HttpRequest):
+    return request.user if request.user.is_authenticated else None
+
+
+@require_POST
+def place(request: HttpRequest) -> HttpResponse:
+    """Checkout: validate, place the order (codes reserved), then hand over to the payment provider."""
+    user = _user(request)
+    providers = available_providers(user=user)
+    form = CheckoutForm(request.POST, user=user, providers=providers)
+    sku_id = request.POST.get("sku", "")
+    sku = catalog_selectors.get_buyable_sku(int(sku_id) if sku_id.isdigit() and len(sku_id) < 12 else 0)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            payment = services.place_order(
+                sku,
+                quantity=data["quantity"],
+                user=user,
+                contact_email=data.get("contact_email", ""),
+                lookup_password=data.get("lookup_password", ""),
+                payment_method=data["payment_method"],
+            )
+        except services.CheckoutError as error:
+            form.add_error(None, str(error))
+        else:
+            selectors.grant_session_access(request, payment.order)
+            return _start_payment(request, payment)
+    from catalog.views import render_product
+
+    return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
+
+
+def _start_payment(request: HttpRequest, payment) -> HttpResponse:
+    provider = get_provider(payment.provider)
+    try:
+        action = provider.start(payment, request=request)
+    except InsufficientBalance:
+        services.cancel_order(payment.order, actor=_user(request), reason="insufficient balance")
+        messages.error(request, _("Your wallet balance is not enough for this order; the order was cancelled."))
+        return redirect(payment.order.sku.product.get_absolute_url())
+    if action.kind == "qr":
+        return render(request, "payments/qr.html", {"payment": payment, "order": payment.order, "action": action})
+    return redirect(action.url)
+
+
+def detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = selectors.get_order_for_viewer(request, number)
+    return _render_order(request, order)
+
+
+def secret_link(request: HttpRequest, number: str, token: str) -> HttpResponse:
+    order = selectors.get_order_by_secret(request, number, token)
+    return redirect(order.get_absolute_url())
+
+
+def status(request: HttpRequest, number: str) -> JsonResponse:
+    """Polled by the order page until the codes arrive."""
+    order = selectors.get_order_for_viewer(request, number)
+    waiting = order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID)
+    return JsonResponse({"status": order.status, "waiting": waiting})
+
+
+def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
+    payment = order.payments.order_by("-id").first()
+    response = render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "payment": payment,
+            "codes": selectors.delivered_codes(order),
+            "waiting": order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID),
+            "sandbox": settings.SANDBOX_PAYMENTS_ENABLED and payment is not None and payment.provider == "sandbox",
+        },
+    )
+    # Codes are for this buyer only: never kept by a shared cache or the browser's history cache.
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@require_POST
+def cancel(request: HttpRequest, number: str) -> HttpResponse:
+    order = selectors.get_order_for_viewer(request, number)
+    if order.status == Order.Status.PENDING_PAYMENT:
+        services.cancel_order(order, actor=_user(request), reason="cancelled by buyer")
+        messages.info(request, _("The order was cancelled."))
+    return redirect(order.get_absolute_url())
+
+
+@ratelimit(key="ip", rate=lambda group, request: settings.ORDER_LOOKUP_RATE, method="POST", block=True)
+def lookup(request: HttpRequest) -> HttpResponse:
+    """Guest order lookup: order number + contact e-mail + lookup password, rate-limited per IP."""
+    form = LookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        order = selectors.find_order_for_lookup(**form.cleaned_data)
+        if order is not None:
+            selectors.grant_session_access(request, order)
+            return redirect(order.get_absolute_url())
+        form.add_error(None, _("No order matches these details."))
+    return render(request, "orders/lookup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def mine(request: HttpRequest) -> HttpResponse:
+    page = selectors.orders_of_user(request.user, page=request.GET.get("page"))
+    return render(request, "orders/mine.html", {"page": page, "orders": page.object_list})

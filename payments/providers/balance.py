@@ -1,0 +1,18 @@
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .base import BasePaymentProvider, PaymentAction
+
+
+class BalanceProvider(BasePaymentProvider):
+    """Pay from the signed-in buyer's wallet; the debit and the confirmation are one transaction."""
+
+    code = "balance"
+    verbose_name = _("Wallet balance")
+    requires_login = True
+
+    def start(self, payment, *, request: HttpRequest) -> PaymentAction:
+        from payments.services import pay_with_balance
+
+        pay_with_balance(payment, user=request.user)
+        return PaymentAction(kind="done", url=payment.order.get_absolute_url())

@@ -1,0 +1,26 @@
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from celery import shared_task
+
+from .models import Payment
+from .providers import sandbox
+
+
+@shared_task(bind=True, max_retries=8, default_retry_delay=5, acks_late=True)
+def send_sandbox_notification_task(self, payment_id: int, notify_url: str) -> int:
+    """Play the sandbox gateway's server: POST the signed notification, re-sending until it is accepted."""
+    payment = Payment.objects.get(pk=payment_id)
+    body = urllib.parse.urlencode(sandbox.build_notification(payment)).encode()
+    request = urllib.request.Request(
+        notify_url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = response.read().decode()
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise self.retry(exc=error)
+    if answer != "success":
+        raise self.retry(exc=RuntimeError(f"notify answered {answer!r}"))
+    return response.status

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("sandbox/pay/<str:trade_no>/", views.sandbox_cashier, name="sandbox"),
+    path("sandbox/pay/<str:trade_no>/confirm/", views.sandbox_pay, name="sandbox_pay"),
+    path("<slug:provider_code>/notify/", views.notify, name="notify"),
+]
