@@ -57,8 +57,6 @@ def _start_payment(request: HttpRequest, payment) -> HttpResponse:
         services.cancel_order(payment.order, actor=_user(request), reason="insufficient balance")
         messages.error(request, _("Your wallet balance is not enough for this order; the order was cancelled."))
         return redirect(payment.order.sku.product.get_absolute_url())
-    if action.kind == "qr":
-        return render(request, "payments/qr.html", {"payment": payment, "order": payment.order, "action": action})
     return redirect(action.url)
 
 
