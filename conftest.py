@@ -23,13 +23,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _eager_celery():
+    """Tasks run inline in tests, whatever REDIS_URL says; the worker test starts a real worker itself."""
+    from kamen.celery import app
+
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+
+
 @pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Rate-limit counters and the navigation cache must not leak between tests."""
+def _private_cache(settings):
+    """A fresh process-local cache per test: rate-limit counters and cached navigation never leak."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
-    cache.clear()
-    yield
     cache.clear()
 
 

@@ -23,9 +23,7 @@ def get_or_create_wallet(user: User) -> Wallet:
     return wallet
 
 
-def _post_entry(
-    user: User, amount: Money, *, kind: str, reference: str, note: str, actor: User | None
-) -> WalletChange:
+def _post_entry(user: User, amount: Money, *, kind: str, reference: str, note: str, actor: User | None) -> WalletChange:
     get_or_create_wallet(user)
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().get(user=user)
@@ -46,7 +44,15 @@ def _post_entry(
     return WalletChange(wallet=wallet, entry=entry)
 
 
-def credit_wallet(user: User, amount: Money, *, actor: User | None, note: str = "", kind: str = WalletEntry.Kind.CREDIT, reference: str = "") -> WalletChange:
+def credit_wallet(
+    user: User,
+    amount: Money,
+    *,
+    actor: User | None,
+    note: str = "",
+    kind: str = WalletEntry.Kind.CREDIT,
+    reference: str = "",
+) -> WalletChange:
     """Add money to a wallet (staff credit, refunds)."""
     if amount.amount <= 0:
         raise ValueError("A credit must be positive.")

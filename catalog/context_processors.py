@@ -10,7 +10,11 @@ def navigation(request) -> dict:
     tree = cache.get("nav:categories")
     if tree is None:
         tree = [
-            {"name": c.name, "url": c.get_absolute_url(), "children": [{"name": k.name, "url": k.get_absolute_url()} for k in c.children.all()]}
+            {
+                "name": c.name,
+                "url": c.get_absolute_url(),
+                "children": [{"name": k.name, "url": k.get_absolute_url()} for k in c.children.all()],
+            }
             for c in category_tree()
         ]
         cache.set("nav:categories", tree, 60)

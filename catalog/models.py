@@ -51,7 +51,9 @@ class Product(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category"))
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")
+    )
     title = models.CharField(_("title"), max_length=120)
     description = models.TextField(_("description"), blank=True)
     image = models.ImageField(_("image"), upload_to="products/", blank=True)

@@ -1,7 +1,6 @@
 """Catalog reads: only approved, on-shelf products reach shoppers; stock is the exact count of free codes."""
 
 from django.db.models import Count, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
-
 from django.db.models.functions import Coalesce
 from django.http import Http404
 

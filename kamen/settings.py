@@ -12,7 +12,6 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -163,7 +162,7 @@ CURRENCY_CHOICES = [("CNY", "CNY ¥")]
 # Static and media files
 # ---------------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -188,6 +187,7 @@ EMAIL_BACKEND = env(
 if env("EMAIL_URL", default=""):
     vars().update(env.email("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="kamen <noreply@kamen.local>")
+
 
 # ---------------------------------------------------------------------------------------------------
 # Card codes: encrypted at rest

@@ -36,7 +36,11 @@ class Order(models.Model):
     # The secret in a guest's order link; never shown to anyone but the buyer.
     access_token = models.CharField(max_length=64, default=new_access_token, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
         verbose_name=_("buyer"),
     )
     contact_email = models.EmailField(_("contact e-mail"))

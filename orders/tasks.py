@@ -37,4 +37,4 @@ def send_delivery_email_task(self, order_id: int) -> None:
     try:
         send_mail(subject, body, None, [order.contact_email])
     except OSError as error:
-        raise self.retry(exc=error)
+        raise self.retry(exc=error) from error

@@ -1,0 +1,174 @@
+"""The sandbox gateway's notifications are verified like a real gateway's: only a genuine one changes anything."""
+
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from catalog.models import CardCode
+from orders import services as order_services
+from orders.models import Order
+from payments.models import Payment, PaymentNotification
+from payments.providers import sandbox
+
+NOTIFY_URL = "/payments/sandbox/notify/"
+
+
+@pytest.fixture
+def payment(sku):
+    return order_services.place_order(
+        sku, quantity=2, user=None, contact_email="a@example.com", lookup_password="abcd", payment_method="sandbox"
+    )
+
+
+@pytest.fixture
+def post_notification(client, django_capture_on_commit_callbacks):
+    def post(body: str | dict):
+        if isinstance(body, dict):
+            body = urlencode(body)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(NOTIFY_URL, data=body, content_type="application/x-www-form-urlencoded")
+
+    return post
+
+
+def resign(params, key=None):
+    from django.conf import settings
+
+    params = dict(params)
+    params["sign"] = sandbox.sign(params, settings.SANDBOX_SIGNING_KEY if key is None else key)
+    return params
+
+
+def assert_nothing_changed(payment):
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.PENDING
+    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
+    assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
+    notification = PaymentNotification.objects.latest("id")
+    assert notification.result == PaymentNotification.Result.REJECTED
+    assert notification.message
+
+
+def test_a_genuine_notification_confirms_and_delivers(payment, post_notification):
+    response = post_notification(sandbox.build_notification(payment))
+
+    assert response.status_code == 200 and response.content == b"success"
+    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
+    notification = PaymentNotification.objects.get()
+    assert notification.verified and notification.result == PaymentNotification.Result.CONFIRMED
+    assert notification.payment_id == payment.pk
+
+
+def test_a_resent_notification_changes_nothing_twice(payment, post_notification):
+    params = sandbox.build_notification(payment)
+    post_notification(params)
+
+    response = post_notification(params)
+
+    assert response.content == b"success"
+    assert list(PaymentNotification.objects.order_by("id").values_list("result", flat=True)) == [
+        "confirmed",
+        "duplicate",
+    ]
+    assert CardCode.objects.filter(status=CardCode.Status.SOLD).count() == 2
+
+
+def test_a_tampered_amount_is_rejected(payment, post_notification):
+    params = sandbox.build_notification(payment)
+    params["total_amount"] = "0.01"
+
+    response = post_notification(params)
+
+    assert response.status_code == 400
+    assert_nothing_changed(payment)
+
+
+def test_a_correctly_signed_wrong_amount_is_rejected(payment, post_notification):
+    params = resign({**sandbox.build_notification(payment), "total_amount": "19.99"})
+
+    post_notification(params)
+
+    assert_nothing_changed(payment)
+
+
+def test_a_signature_made_with_another_key_is_rejected(payment, post_notification):
+    post_notification(resign(sandbox.build_notification(payment), key="not-the-gateway-key"))
+
+    assert_nothing_changed(payment)
+
+
+@pytest.mark.parametrize("sign", [None, ""])
+def test_missing_or_empty_signature_is_rejected(payment, post_notification, sign):
+    params = sandbox.build_notification(payment)
+    del params["sign"]
+    if sign is not None:
+        params["sign"] = sign
+
+    post_notification(params)
+
+    assert_nothing_changed(payment)
+
+
+def test_an_empty_merchant_key_never_verifies(payment, post_notification, settings):
+    settings.SANDBOX_SIGNING_KEY = ""
+
+    post_notification(resign(sandbox.build_notification(payment), key=""))
+
+    assert_nothing_changed(payment)
+
+
+def test_duplicate_parameters_are_rejected(payment, post_notification):
+    params = sandbox.build_notification(payment)
+    body = urlencode(params) + "&total_amount=0.01"
+
+    post_notification(body)
+
+    assert_nothing_changed(payment)
+
+
+def test_an_array_amount_is_rejected(payment, post_notification):
+    params = sandbox.build_notification(payment)
+    body = urlencode({k: v for k, v in params.items() if k != "total_amount"}) + "&total_amount[]=20.00"
+
+    post_notification(body)
+
+    assert_nothing_changed(payment)
+
+
+def test_a_stale_notification_is_rejected(payment, post_notification):
+    params = resign({**sandbox.build_notification(payment), "timestamp": str(int(time.time()) - 600)})
+
+    post_notification(params)
+
+    assert_nothing_changed(payment)
+
+
+def test_a_notification_replayed_onto_another_order_is_rejected(sku, payment, post_notification):
+    other = order_services.place_order(
+        sku, quantity=2, user=None, contact_email="b@example.com", lookup_password="abcd", payment_method="sandbox"
+    )
+    params = sandbox.build_notification(payment)
+    params["trade_no"] = other.trade_no  # same amount, other order
+
+    post_notification(params)
+
+    assert_nothing_changed(other)
+    assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING
+
+
+def test_an_unknown_trade_number_is_rejected(payment, post_notification):
+    post_notification(resign({**sandbox.build_notification(payment), "trade_no": "P2026000000000000000"}))
+
+    assert_nothing_changed(payment)
+
+
+def test_a_non_success_status_is_not_a_payment(payment, post_notification):
+    post_notification(sandbox.build_notification(payment, status="CLOSED"))
+
+    assert_nothing_changed(payment)
+
+
+def test_the_notify_url_accepts_only_post(client, db):
+    assert client.get(NOTIFY_URL).status_code == 405
+    assert not PaymentNotification.objects.exists()
