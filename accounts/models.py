@@ -89,6 +89,11 @@ class WalletEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount=0), name="wallet_entry_not_zero"),
             models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="wallet_entry_balance_not_negative"),
+            models.UniqueConstraint(
+                fields=["wallet", "kind", "reference"],
+                condition=~models.Q(reference=""),
+                name="wallet_entry_reference_once",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -27,6 +27,11 @@ def _post_entry(user: User, amount: Money, *, kind: str, reference: str, note: s
     get_or_create_wallet(user)
     with transaction.atomic():
         wallet = Wallet.objects.select_for_update().get(user=user)
+        if reference:
+            # A reference names one movement (a payment, a credit form): repeating it changes nothing.
+            repeated = WalletEntry.objects.filter(wallet=wallet, kind=kind, reference=reference).first()
+            if repeated is not None:
+                return WalletChange(wallet=wallet, entry=repeated)
         new_balance = wallet.balance + amount
         if new_balance.amount < 0:
             raise InsufficientBalance(f"balance {wallet.balance} is less than {-amount}")

@@ -166,7 +166,7 @@ class CardCode(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.sku_id} {self.get_status_display()}"
+        return _("Card code #%(id)s") % {"id": self.pk}
 
     @property
     def secret(self) -> str:

@@ -2,13 +2,21 @@
 
 import csv
 import io
+import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
 
 from . import crypto
-from .models import CardCode, Product, Sku
+from .models import CardCode, CardCodeReveal, Product, Sku
+
+logger = logging.getLogger(__name__)
 
 MAX_CODE_LENGTH = 500
 _PAIR_SEPARATOR = re.compile(r"[\s,;|]+|-{4}")
@@ -57,9 +65,7 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
     fingerprints = list(by_fingerprint)
     for start in range(0, len(fingerprints), 5000):
         chunk = fingerprints[start : start + 5000]
-        existing.update(
-            CardCode.objects.filter(sku=sku, fingerprint__in=chunk).values_list("fingerprint", flat=True)
-        )
+        existing.update(CardCode.objects.filter(sku=sku, fingerprint__in=chunk).values_list("fingerprint", flat=True))
     new_codes = [
         CardCode(
             sku=sku,
@@ -86,3 +92,71 @@ def set_moderation(product: Product, status: str, *, reason: str = "") -> Produc
         product.is_on_shelf = False
     product.save(update_fields=["status", "rejection_reason", "is_on_shelf", "updated_at"])
     return product
+
+
+class ModerationError(Exception):
+    """A moderation or shelf move that is not allowed; nothing was written."""
+
+
+# The statuses a product may come from for each moderation decision.
+MODERATION_MOVES: dict[str, set[str]] = {
+    Product.Status.PENDING: {Product.Status.DRAFT, Product.Status.REJECTED},
+    Product.Status.APPROVED: {Product.Status.DRAFT, Product.Status.PENDING, Product.Status.REJECTED},
+    Product.Status.REJECTED: {Product.Status.DRAFT, Product.Status.PENDING, Product.Status.APPROVED},
+}
+
+
+def moderate(product: Product, status: str, *, actor: User | None, reason: str = "") -> Product:
+    """Submit, approve or reject a product; raises ModerationError for a move MODERATION_MOVES forbids."""
+    reason = reason.strip()
+    if status == Product.Status.REJECTED and not reason:
+        raise ModerationError(_("A rejection needs a reason."))
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
+        if product.status not in MODERATION_MOVES.get(status, set()):
+            raise ModerationError(
+                _("“%(product)s” cannot move from %(from)s to %(to)s.")
+                % {"product": product, "from": product.get_status_display(), "to": Product.Status(status).label}
+            )
+        set_moderation(product, status, reason=reason)
+    logger.info("product %s moderated to %s by %s", product.pk, status, actor)
+    return product
+
+
+def set_shelf(product: Product, *, on_shelf: bool, actor: User | None) -> Product:
+    """Put a product on the shelf or take it off; only an approved product may go on."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
+        if on_shelf and product.status != Product.Status.APPROVED:
+            raise ModerationError(
+                _("“%(product)s” is not approved, so it cannot go on the shelf.") % {"product": product}
+            )
+        product.is_on_shelf = on_shelf
+        product.save(update_fields=["is_on_shelf", "updated_at"])
+    logger.info("product %s on_shelf=%s by %s", product.pk, on_shelf, actor)
+    return product
+
+
+def void_codes(code_ids: Iterable[int], *, actor: User | None) -> int:
+    """Withdraw codes from sale; returns how many were voided.
+
+    Only available codes are voided: a reserved or sold code belongs to an order and stays as it is.
+    """
+    voided = CardCode.objects.filter(pk__in=list(code_ids), status=CardCode.Status.AVAILABLE).update(
+        status=CardCode.Status.VOID
+    )
+    logger.info("%s card codes voided by %s", voided, actor)
+    return voided
+
+
+def reveal_code(code: CardCode, *, user: User, ip: str | None) -> tuple[str, str]:
+    """Decrypt one code for a staff member and record that they saw it; returns (card_no, secret).
+
+    Raises PermissionDenied, writing nothing, unless the user holds `catalog.reveal_cardcode`.
+    """
+    if not (user.is_active and user.is_staff and user.has_perm("catalog.reveal_cardcode")):
+        raise PermissionDenied
+    card_no, secret = code.card_no, code.secret
+    CardCodeReveal.objects.create(code=code, user=user, ip=ip or None)
+    logger.info("card code %s revealed to %s from %s", code.pk, user, ip)
+    return card_no, secret

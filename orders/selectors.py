@@ -37,13 +37,18 @@ def get_order_for_viewer(request: HttpRequest, number: str) -> Order:
 
 
 def get_order_by_secret(request: HttpRequest, number: str, token: str) -> Order:
-    """The guest's secret link; for a member's order the link also needs the member signed in."""
-    order = Order.objects.select_related("sku", "sku__product").filter(number=number).first()
+    """The order behind a secret link (the e-mailed one); 404 unless the token matches.
+
+    A guest's order is then opened in this session. A member's order still needs that member signed
+    in: the caller sends a signed-out visitor to log in, and another member gets a 404 here.
+    """
+    order = Order.objects.filter(number=number).first()
     if order is None or not hmac.compare_digest(order.access_token, token):
         raise Http404
-    if order.user_id is not None and not can_view_order(request, order):
+    if order.user_id is None:
+        grant_session_access(request, order)
+    elif request.user.is_authenticated and request.user.pk != order.user_id:
         raise Http404
-    grant_session_access(request, order)
     return order
 
 

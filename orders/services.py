@@ -120,12 +120,14 @@ def place_order(
     if provider is None or not provider.is_available(user=user):
         raise CheckoutError(_("This payment method is not available."))
     quote = pricing.quote(sku, quantity, user=user)
+    # Argon2 is slow on purpose: hash before the transaction so row locks are held only briefly.
+    password_hash = make_password(lookup_password) if lookup_password else ""
     now = timezone.now()
     with transaction.atomic():
         order = Order.objects.create(
             user=user,
             contact_email=user.email if user else contact_email,
-            lookup_password=make_password(lookup_password) if lookup_password else "",
+            lookup_password=password_hash,
             sku=sku,
             product_title=product.title,
             sku_name=sku.name,

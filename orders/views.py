@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -67,6 +68,8 @@ def detail(request: HttpRequest, number: str) -> HttpResponse:
 
 def secret_link(request: HttpRequest, number: str, token: str) -> HttpResponse:
     order = selectors.get_order_by_secret(request, number, token)
+    if order.user_id is not None and not request.user.is_authenticated:
+        return redirect_to_login(order.get_absolute_url())
     return redirect(order.get_absolute_url())
 
 

@@ -62,6 +62,11 @@ def pay_with_balance(payment: Payment, *, user: User) -> Confirmation:
     if payment.order.user_id != user.pk:
         raise PaymentMismatch("a wallet pays only its owner's orders")
     with transaction.atomic():
+        # Lock the payment before the wallet: a second call for the same payment waits here, then
+        # finds it confirmed and debits nothing (confirm_payment alone would still let it debit).
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.state == Payment.State.CONFIRMED:
+            return Confirmation(payment=locked, newly_confirmed=False)
         change = wallet_services.debit_wallet(
             user, payment.amount, reference=payment.trade_no, note=payment.order.number
         )

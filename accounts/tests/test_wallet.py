@@ -42,3 +42,13 @@ def test_the_database_refuses_a_negative_balance(shopper):
 
 def test_passwords_are_hashed_with_argon2(shopper):
     assert shopper.password.startswith("argon2")
+
+
+def test_a_repeated_reference_moves_money_once(shopper):
+    services.credit_wallet(shopper, cny("20.00"), actor=None, reference="admin:form-1")
+    services.credit_wallet(shopper, cny("20.00"), actor=None, reference="admin:form-1")
+    services.debit_wallet(shopper, cny("5.00"), reference="P1")
+    services.debit_wallet(shopper, cny("5.00"), reference="P1")
+
+    assert Wallet.objects.get(user=shopper).balance.amount == Decimal("15.00")
+    assert WalletEntry.objects.count() == 2

@@ -35,7 +35,7 @@ def test_old_keys_still_decrypt_after_rotation(sku, settings):
 
 
 def test_import_skips_blanks_and_duplicates_in_the_batch_and_in_stock(sku):
-    result = services.import_codes(sku, "NEW-1\n\n  \nNEW-2\nNEW-1\nCODE-%d-000000\nA B C\n" % sku.pk)
+    result = services.import_codes(sku, f"NEW-1\n\n  \nNEW-2\nNEW-1\nCODE-{sku.pk}-000000\nA B C\n")
 
     assert (result.added, result.duplicates, result.blank, result.invalid) == (2, 2, 2, 1)
     assert result.skipped == 3
@@ -45,7 +45,7 @@ def test_import_skips_blanks_and_duplicates_in_the_batch_and_in_stock(sku):
 def test_the_same_code_may_exist_in_two_skus(sku):
     other = factories.SkuFactory()
 
-    services.import_codes(other, "CODE-%d-000000" % sku.pk)
+    services.import_codes(other, f"CODE-{sku.pk}-000000")
 
     assert selectors.available_stock(other) == 1
 

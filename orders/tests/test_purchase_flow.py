@@ -109,6 +109,10 @@ def test_a_members_order_is_hidden_from_other_members(
     assert client.get(order.get_absolute_url()).status_code == 404
     assert client.get(order.get_secret_url()).status_code == 404
 
+    client.logout()  # the e-mailed link asks the member to sign in, it does not open the order
+    assert client.get(order.get_absolute_url()).status_code == 404
+    assert client.get(order.get_secret_url())["Location"].startswith("/accounts/login/")
+
 
 def test_guest_lookup_needs_number_email_and_password(client, sku, django_capture_on_commit_callbacks):
     from django.test import Client

@@ -1,0 +1,206 @@
+"""Accounts admin: e-mail users, read-only wallets and their append-only ledger, staff credits.
+
+A credit goes through `accounts.services.credit_wallet`; no wallet or ledger line is ever edited here.
+"""
+
+import secrets
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from djmoney.money import Money
+
+from kamen.money import CURRENCY
+from kamen.templatetags.money import yuan
+
+from . import services
+from .models import User, Wallet, WalletEntry
+
+admin.site.site_header = gettext_lazy("kamen administration")
+admin.site.site_title = gettext_lazy("kamen admin")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------------------------------
+class _LowercaseEmailMixin:
+    """The manager stores e-mails in lower case; the admin forms must too, or one person gets two accounts."""
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].lower()
+        others = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(_("A user with that e-mail address already exists."))
+        return email
+
+
+class UserCreationForm(_LowercaseEmailMixin, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name")}),
+        (
+            gettext_lazy("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (gettext_lazy("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined", "balance")
+    list_select_related = ("wallet",)
+    search_fields = ("email", "first_name", "last_name")
+    ordering = ("-date_joined", "-id")
+    change_form_template = "admin/accounts/user/change_form.html"
+
+    @admin.display(description=gettext_lazy("balance"))
+    def balance(self, user: User) -> str:
+        wallet = getattr(user, "wallet", None)
+        return yuan(wallet.balance) if wallet else "—"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Wallets and the ledger
+# ---------------------------------------------------------------------------------------------------
+class WalletCreditForm(forms.Form):
+    # One key per rendered form: a double-clicked or re-sent form credits once (the ledger refuses a repeat).
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=32, initial=lambda: secrets.token_hex(16))
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount (CNY)"), max_digits=10, decimal_places=2, min_value=Decimal("0.01")
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        max_length=WalletEntry._meta.get_field("note").max_length,
+        help_text=gettext_lazy("Why the money is credited; the buyer may see it in their ledger."),
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ("user", "current_balance", "updated_at", "credit_link")
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+    fields = ("user", "balance", "updated_at", "ledger")
+    readonly_fields = fields
+    change_form_template = "admin/accounts/wallet/change_form.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.credit_view)
+        return [path("credit/<int:user_id>/", view, name="accounts_wallet_credit"), *super().get_urls()]
+
+    @admin.display(description=gettext_lazy("balance"), ordering="balance")
+    def current_balance(self, wallet: Wallet) -> str:
+        return yuan(wallet.balance)
+
+    @admin.display(description=gettext_lazy("credit"))
+    def credit_link(self, wallet: Wallet) -> str:
+        url = reverse("admin:accounts_wallet_credit", args=[wallet.user_id])
+        return format_html('<a href="{}">{}</a>', url, _("Credit"))
+
+    @admin.display(description=gettext_lazy("ledger"))
+    def ledger(self, wallet: Wallet) -> str:
+        url = reverse("admin:accounts_walletentry_changelist") + f"?wallet__id__exact={wallet.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("%(count)s entries") % {"count": wallet.entries.count()})
+
+    def credit_view(self, request, user_id: int):
+        """Credit a user's wallet (creating it if needed); needs `accounts.add_walletentry`."""
+        if not request.user.has_perm("accounts.add_walletentry"):
+            raise PermissionDenied
+        user = get_object_or_404(User, pk=user_id)
+        form = WalletCreditForm(request.POST) if request.method == "POST" else WalletCreditForm()
+        if form.is_bound and form.is_valid():
+            amount = Money(form.cleaned_data["amount"], CURRENCY)
+            change = services.credit_wallet(
+                user,
+                amount,
+                actor=request.user,
+                note=form.cleaned_data["note"],
+                reference=f"admin:{form.cleaned_data['request_key']}",
+            )
+            self.message_user(
+                request,
+                _("Credited %(amount)s to %(user)s; the balance is now %(balance)s.")
+                % {"amount": yuan(amount), "user": user, "balance": yuan(change.wallet.balance)},
+                messages.SUCCESS,
+            )
+            # Redirect after the POST, so reloading the page cannot credit twice.
+            return redirect("admin:accounts_wallet_change", change.wallet.pk)
+        wallet = Wallet.objects.filter(user=user).first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Credit wallet of %(user)s") % {"user": user},
+            "opts": self.opts,
+            "credited_user": user,
+            "wallet": wallet,
+            "balance": yuan(wallet.balance if wallet else Money(0, CURRENCY)),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/wallet/credit.html", context)
+
+
+@admin.register(WalletEntry)
+class WalletEntryAdmin(ReadOnlyAdmin):
+    """The ledger is append-only: a correction is a new entry, so nothing here changes or deletes one."""
+
+    list_display = (
+        "id",
+        "wallet_user",
+        "kind",
+        "entry_amount",
+        "entry_balance",
+        "reference",
+        "note",
+        "actor",
+        "created_at",
+    )
+    list_filter = ("kind", "created_at")
+    list_select_related = ("wallet__user", "actor")
+    search_fields = ("=wallet__user__email", "=reference")
+    fields = ("id", "wallet", "kind", "amount", "balance_after", "reference", "note", "actor", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("user"), ordering="wallet__user__email")
+    def wallet_user(self, entry: WalletEntry) -> User:
+        return entry.wallet.user
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def entry_amount(self, entry: WalletEntry) -> str:
+        return yuan(entry.amount)
+
+    @admin.display(description=gettext_lazy("balance after"))
+    def entry_balance(self, entry: WalletEntry) -> str:
+        return yuan(entry.balance_after)

@@ -1,0 +1,436 @@
+"""Catalog admin: categories, products with moderation, SKUs with code import, masked card codes.
+
+Admin classes parse input and call `catalog.services`; a card code is decrypted only by the audited
+reveal view.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from kamen.templatetags.money import yuan
+
+from . import crypto, services
+from .forms import CardCodeImportForm, RejectionForm
+from .models import CardCode, CardCodeReveal, Category, Product, Sku
+
+MASK = "••••••••"
+
+
+def _code_count(status: str, *, sku_ref: str = "pk") -> Coalesce:
+    """Codes of one status per SKU row, as a correlated subquery (one page of rows, one index scan each)."""
+    counted = (
+        CardCode.objects.filter(sku=OuterRef(sku_ref), status=status)
+        .order_by()
+        .values("sku")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _report(modeladmin: admin.ModelAdmin, request, done: int, refused: list[str]) -> None:
+    """One success line for what changed and one warning line for what was refused."""
+    if done:
+        modeladmin.message_user(request, _("%(count)s products updated.") % {"count": done}, messages.SUCCESS)
+    if refused:
+        more = len(refused) - 5
+        text = " ".join(refused[:5]) + (_(" (and %(count)s more)") % {"count": more} if more > 0 else "")
+        modeladmin.message_user(request, text, messages.WARNING)
+
+
+def _tree_key(category: Category) -> tuple[int, int]:
+    return (category.sort_order, category.pk)
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    """Categories as “parent / child”, loaded in one query (the stock filter runs a query per name)."""
+
+    title = gettext_lazy("category")
+    parameter_name = "category"
+    path = ""  # from the listed model to its `category` field
+
+    def lookups(self, request, model_admin):
+        categories = Category.objects.select_related("parent")
+        # Tree order: each top category followed by its children.
+        tree_order = sorted(
+            categories, key=lambda c: (*_tree_key(c.parent or c), c.parent_id is not None, *_tree_key(c))
+        )
+        return [(c.pk, str(c)) for c in tree_order]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        # A top category also lists what sits in its children.
+        in_category = Q(**{f"{self.path}category_id": self.value()})
+        return queryset.filter(in_category | Q(**{f"{self.path}category__parent_id": self.value()}))
+
+
+class SkuCategoryFilter(CategoryFilter):
+    path = "product__"
+
+
+class SkuFilter(admin.SimpleListFilter):
+    title = gettext_lazy("SKU")
+    parameter_name = "sku"
+
+    def lookups(self, request, model_admin):
+        return [(s.pk, str(s)) for s in Sku.objects.select_related("product").order_by("product_id", "sort_order")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(sku_id=self.value()) if self.value() else queryset
+
+
+# ---------------------------------------------------------------------------------------------------
+# Categories
+# ---------------------------------------------------------------------------------------------------
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent", "slug", "sort_order", "is_active")
+    list_filter = ("is_active", ("parent", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("parent",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    ordering = ("parent__sort_order", "parent_id", "sort_order", "id")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Two levels only: a parent must itself be a top category.
+        if db_field.name == "parent":
+            kwargs["queryset"] = Category.objects.filter(parent=None)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------------------------------
+class SkuInline(admin.TabularInline):
+    model = Sku
+    fields = ("name", "price", "delivery_kind", "is_active", "sort_order", "stock")
+    readonly_fields = ("stock",)
+    show_change_link = True
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 0 if obj else 1
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(available=_code_count(CardCode.Status.AVAILABLE))
+
+    @admin.display(description=gettext_lazy("available codes"))
+    def stock(self, sku: Sku) -> str:
+        if not sku.pk:
+            return "—"
+        if sku.is_manual:
+            return _("manual delivery")
+        url = reverse("admin:catalog_sku_import", args=[sku.pk])
+        return format_html('{} · <a href="{}">{}</a>', sku.available, url, _("import codes"))
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("title", "category", "status", "is_on_shelf", "is_hot", "min_price", "stock", "updated_at")
+    list_filter = ("status", "is_on_shelf", "is_hot", CategoryFilter)
+    list_select_related = ("category", "category__parent")
+    search_fields = ("title",)
+    # Moderation and the shelf change only through the actions, which go through the services' rules.
+    readonly_fields = ("status", "rejection_reason", "is_on_shelf", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("category", "title", "description", "image")}),
+        (gettext_lazy("Selling"), {"fields": ("min_per_order", "max_per_order", "is_hot", "sort_order")}),
+        (gettext_lazy("Moderation"), {"fields": ("status", "rejection_reason", "is_on_shelf")}),
+        (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
+    )
+    inlines = (SkuInline,)
+    actions = ("submit_for_review", "approve", "reject", "put_on_shelf", "take_off_shelf")
+
+    def get_queryset(self, request):
+        cheapest = Sku.objects.filter(product=OuterRef("pk"), is_active=True).order_by("price").values("price")[:1]
+        in_stock = (
+            CardCode.objects.filter(sku__product=OuterRef("pk"), sku__is_active=True, status=CardCode.Status.AVAILABLE)
+            .order_by()
+            .values("sku__product")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                lowest_price=Subquery(cheapest),
+                stock_count=Coalesce(Subquery(in_stock, output_field=IntegerField()), Value(0)),
+            )
+        )
+
+    @admin.display(description=gettext_lazy("from"), ordering="lowest_price")
+    def min_price(self, product: Product) -> str:
+        return yuan(product.lowest_price) if product.lowest_price is not None else "—"
+
+    @admin.display(description=gettext_lazy("stock"), ordering="stock_count")
+    def stock(self, product: Product) -> int:
+        return product.stock_count
+
+    def _moderate(self, request, queryset, status: str, *, reason: str = "") -> None:
+        done, refused = 0, []
+        for product in queryset:
+            try:
+                services.moderate(product, status, actor=request.user, reason=reason)
+                done += 1
+            except services.ModerationError as error:
+                refused.append(str(error))
+        _report(self, request, done, refused)
+
+    def _shelve(self, request, queryset, *, on_shelf: bool) -> None:
+        done, refused = 0, []
+        for product in queryset:
+            try:
+                services.set_shelf(product, on_shelf=on_shelf, actor=request.user)
+                done += 1
+            except services.ModerationError as error:
+                refused.append(str(error))
+        _report(self, request, done, refused)
+
+    @admin.action(description=gettext_lazy("Submit selected products for review"), permissions=["change"])
+    def submit_for_review(self, request, queryset):
+        self._moderate(request, queryset, Product.Status.PENDING)
+
+    @admin.action(description=gettext_lazy("Approve selected products"), permissions=["change"])
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, Product.Status.APPROVED)
+
+    @admin.action(description=gettext_lazy("Reject selected products…"), permissions=["change"])
+    def reject(self, request, queryset):
+        """Ask for the reason on an intermediate page, then reject; the page posts back to this action."""
+        form = RejectionForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._moderate(request, queryset, Product.Status.REJECTED, reason=form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reject products"),
+            "opts": self.opts,
+            "form": form,
+            "queryset": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/catalog/product/reject.html", context)
+
+    @admin.action(description=gettext_lazy("Put selected products on the shelf"), permissions=["change"])
+    def put_on_shelf(self, request, queryset):
+        self._shelve(request, queryset, on_shelf=True)
+
+    @admin.action(description=gettext_lazy("Take selected products off the shelf"), permissions=["change"])
+    def take_off_shelf(self, request, queryset):
+        self._shelve(request, queryset, on_shelf=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# SKUs and card-code import
+# ---------------------------------------------------------------------------------------------------
+@admin.register(Sku)
+class SkuAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "retail_price",
+        "delivery_kind",
+        "is_active",
+        "available",
+        "reserved",
+        "sold",
+        "import_link",
+    )
+    list_filter = ("delivery_kind", "is_active", SkuCategoryFilter)
+    list_select_related = ("product",)
+    search_fields = ("name", "product__title")
+    autocomplete_fields = ("product",)
+    fields = ("product", "name", "price", "delivery_kind", "is_active", "sort_order", "available", "reserved", "sold")
+    readonly_fields = ("available", "reserved", "sold")
+    change_form_template = "admin/catalog/sku/change_form.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                available_count=_code_count(CardCode.Status.AVAILABLE),
+                reserved_count=_code_count(CardCode.Status.RESERVED),
+                sold_count=_code_count(CardCode.Status.SOLD),
+            )
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("<path:object_id>/import/", view, name="catalog_sku_import"), *super().get_urls()]
+
+    @admin.display(description=gettext_lazy("retail price"), ordering="price")
+    def retail_price(self, sku: Sku) -> str:
+        return yuan(sku.price)
+
+    @admin.display(description=gettext_lazy("available"), ordering="available_count")
+    def available(self, sku: Sku) -> int:
+        return sku.available_count
+
+    @admin.display(description=gettext_lazy("reserved"), ordering="reserved_count")
+    def reserved(self, sku: Sku) -> int:
+        return sku.reserved_count
+
+    @admin.display(description=gettext_lazy("sold"), ordering="sold_count")
+    def sold(self, sku: Sku) -> int:
+        return sku.sold_count
+
+    @admin.display(description=gettext_lazy("card codes"))
+    def import_link(self, sku: Sku) -> str:
+        if sku.is_manual:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:catalog_sku_import", args=[sku.pk]), _("Import"))
+
+    def import_view(self, request, object_id: str):
+        """Paste or upload codes into this SKU's stock; needs `catalog.add_cardcode`."""
+        if not request.user.has_perm("catalog.add_cardcode"):
+            raise PermissionDenied
+        sku = self.get_object(request, unquote(object_id))
+        if sku is None:
+            raise Http404
+        form = CardCodeImportForm(request.POST, request.FILES) if request.method == "POST" else CardCodeImportForm()
+        if form.is_bound and form.is_valid():
+            text, csv_format = form.codes()
+            result = services.import_codes(sku, text, csv_format=csv_format)
+            self.message_user(
+                request,
+                _(
+                    "Imported %(added)s codes; skipped %(duplicates)s duplicates, %(invalid)s invalid lines "
+                    "and %(blank)s blank lines."
+                )
+                % {
+                    "added": result.added,
+                    "duplicates": result.duplicates,
+                    "invalid": result.invalid,
+                    "blank": result.blank,
+                },
+                messages.SUCCESS if result.added else messages.WARNING,
+            )
+            return redirect("admin:catalog_sku_change", sku.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import card codes"),
+            "opts": self.opts,
+            "original": sku,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/catalog/sku/import_codes.html", context)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Card codes: masked, read-only, revealed only through the audited view
+# ---------------------------------------------------------------------------------------------------
+@admin.register(CardCode)
+class CardCodeAdmin(admin.ModelAdmin):
+    list_display = ("id", "sku", "masked", "status", "order_number", "reserved_until", "created_at", "sold_at")
+    list_filter = ("status", SkuFilter)
+    list_select_related = ("sku__product", "order")
+    search_fields = ("=order__number",)
+    search_help_text = gettext_lazy("An order number, or a whole code (card number and password) to find it.")
+    # Counting millions of codes twice per page is wasted work.
+    show_full_result_count = False
+    fields = ("id", "sku", "masked", "status", "order_number", "reserved_until", "created_at", "sold_at")
+    readonly_fields = fields
+    actions = ("void_selected",)
+    change_form_template = "admin/catalog/cardcode/change_form.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # codes arrive only through the import on a SKU
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a code leaves stock by being voided, so its fingerprint keeps refusing re-imports
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("catalog.change_cardcode")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Besides order numbers, match a pasted code by its fingerprint; the code itself is never stored."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        pairs, _blank, _invalid = services.parse_codes(search_term)
+        if pairs:
+            fingerprints = [crypto.fingerprint(card_no, secret) for card_no, secret in pairs]
+            results = results | queryset.filter(fingerprint__in=fingerprints)
+        return results, may_have_duplicates
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.reveal_view)
+        return [path("<path:object_id>/reveal/", view, name="catalog_cardcode_reveal"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_reveal": request.user.has_perm("catalog.reveal_cardcode")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=gettext_lazy("code"))
+    def masked(self, code: CardCode) -> str:
+        return MASK
+
+    @admin.display(description=gettext_lazy("order"), ordering="order__number")
+    def order_number(self, code: CardCode) -> str:
+        return code.order.number if code.order_id else "—"
+
+    @admin.action(description=gettext_lazy("Void selected available codes"), permissions=["void"])
+    def void_selected(self, request, queryset):
+        voided = services.void_codes(queryset.values_list("pk", flat=True), actor=request.user)
+        skipped = queryset.count() - voided
+        self.message_user(
+            request,
+            _("%(voided)s codes voided; %(skipped)s were not available and stayed as they were.")
+            % {"voided": voided, "skipped": skipped},
+            messages.SUCCESS if voided else messages.WARNING,
+        )
+
+    @method_decorator(require_POST)
+    def reveal_view(self, request, object_id: str):
+        """Show one code in plaintext, once, to a holder of `catalog.reveal_cardcode`; the service audits it."""
+        if not request.user.has_perm("catalog.reveal_cardcode"):
+            raise PermissionDenied
+        code = self.get_object(request, unquote(object_id))
+        if code is None:
+            raise Http404
+        card_no, secret = services.reveal_code(code, user=request.user, ip=request.META.get("REMOTE_ADDR"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Card code #%(id)s") % {"id": code.pk},
+            "opts": self.opts,
+            "original": code,
+            "card_no": card_no,
+            "secret": secret,
+        }
+        return TemplateResponse(request, "admin/catalog/cardcode/reveal.html", context)
+
+
+@admin.register(CardCodeReveal)
+class CardCodeRevealAdmin(admin.ModelAdmin):
+    """The audit trail of reveals: nobody adds, edits or deletes a line of it."""
+
+    list_display = ("id", "code", "user", "ip", "created_at")
+    list_filter = ("created_at",)
+    list_select_related = ("code", "user")
+    search_fields = ("user__email",)
+    fields = ("code", "user", "ip", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,79 @@
+"""`seed_demo` fills an empty shop and is idempotent: a second run adds nothing and changes nothing."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from djmoney.money import Money
+
+from accounts.models import User, Wallet, WalletEntry
+from catalog.models import CardCode, Category, Product, Sku
+
+
+def snapshot() -> dict:
+    return {
+        "categories": list(Category.objects.values_list("slug", "parent__slug", "name").order_by("slug")),
+        "products": list(
+            Product.objects.values_list("title", "status", "is_on_shelf", "is_hot", "updated_at").order_by("id")
+        ),
+        "skus": list(Sku.objects.values_list("product__title", "name", "price", "delivery_kind").order_by("id")),
+        "codes": list(CardCode.objects.values_list("sku_id", "fingerprint", "status").order_by("id")),
+        "users": list(User.objects.values_list("email", "password", "is_superuser").order_by("id")),
+        "ledger": list(WalletEntry.objects.values_list("wallet__user__email", "amount", "reference").order_by("id")),
+    }
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed_demo", codes_per_sku=8, stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_fills_the_shop():
+    output = seed()
+
+    assert Category.objects.filter(parent=None).count() >= 3
+    assert not Category.objects.filter(parent__parent__isnull=False).exists()
+    assert Product.objects.visible().count() >= 25
+    assert Product.objects.visible().filter(is_hot=True).count() >= 5
+    assert Product.objects.filter(status=Product.Status.PENDING, is_on_shelf=False).count() == 1
+    manual = Sku.objects.filter(delivery_kind=Sku.DeliveryKind.MANUAL)
+    assert manual.count() == 1 and not CardCode.objects.filter(sku__in=manual).exists()
+    card_skus = Sku.objects.filter(delivery_kind=Sku.DeliveryKind.CARD_CODES)
+    assert CardCode.objects.count() == 8 * card_skus.count()
+    assert CardCode.objects.exclude(card_no_encrypted="").exists()  # some codes are card number + password
+    admin = User.objects.get(email="admin@kamen.local")
+    shopper = User.objects.get(email="shopper@kamen.local")
+    assert admin.is_superuser and admin.check_password("kamen-admin-2026")
+    assert not shopper.is_staff and shopper.check_password("kamen-shop-2026")
+    assert Wallet.objects.get(user=shopper).balance == Money("500.00", "CNY")
+    assert "admin@kamen.local / kamen-admin-2026" in output and "shopper@kamen.local / kamen-shop-2026" in output
+
+
+@pytest.mark.django_db
+def test_a_second_run_adds_nothing_and_changes_nothing():
+    seed()
+    first = snapshot()
+
+    output = seed()
+
+    assert snapshot() == first
+    assert "(0 added now)" in output
+
+
+@pytest.mark.django_db
+def test_the_default_run_puts_thousands_of_codes_in_stock():
+    call_command("seed_demo", stdout=StringIO())
+
+    assert CardCode.objects.count() >= 5000
+    assert Sku.objects.filter(delivery_kind=Sku.DeliveryKind.CARD_CODES).count() >= 60
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_run_in_production(settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError):
+        seed()
+    assert not User.objects.exists()

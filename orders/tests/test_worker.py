@@ -1,0 +1,147 @@
+"""A real Celery worker on Redis delivers what a payment or the sweeper enqueues (promise 3).
+
+The worker runs in a thread of this process with the project's own app, routes and task options; only
+the broker (Redis DB 15) and eagerness are changed for the test, and restored afterwards.
+"""
+
+import os
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import kombu.pools
+import pytest
+import redis
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+from django.core import mail
+from django.utils import timezone
+
+from catalog.models import CardCode
+from kamen.celery import app
+from kamen.testing import factories
+from orders import services
+from orders.models import Order
+from payments.services import confirm_payment
+
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
+
+QUEUES = ["delivery", "default", "mail"]
+
+
+def redis_test_url() -> str:
+    """REDIS_URL's server (or the local default) with DB 15, which the tests may flush."""
+    base = django_settings.REDIS_URL or "redis://127.0.0.1:6379/0"
+    return urlunsplit(urlsplit(base)._replace(path="/15"))
+
+
+def empty_test_broker(url: str) -> None:
+    """Flush DB 15, or skip when Redis is down — unless CI demands the full PostgreSQL + Redis run."""
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except (redis.ConnectionError, OSError) as error:
+        if os.environ.get("KAMEN_REQUIRE_POSTGRES"):
+            pytest.fail(f"Redis at {url} is unreachable: {error}")
+        pytest.skip(f"needs Redis at {url}")
+
+
+def _drop_broker_connections() -> None:
+    # The app caches its broker pools (kombu keeps them per URL); close them when the broker URL changes.
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _leave_test_logging_alone(**kwargs) -> None:
+    """Any setup_logging receiver stops the worker from taking over the root logger pytest captures."""
+
+
+@pytest.fixture
+def worker_runs(settings):
+    """Start a real worker on Redis DB 15; yields the list of (task name, queue) the worker ran."""
+    url = redis_test_url()
+    empty_test_broker(url)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    overrides = {"broker_url": url, "task_always_eager": False}
+    saved = {key: app.conf[key] for key in overrides}
+    saved_consume_from = app.amqp.queues._consume_from
+    runs = []
+
+    def record(sender, task_id, task, **kwargs):
+        if not task.request.is_eager:
+            runs.append((task.name, task.request.delivery_info["routing_key"]))
+
+    signals.setup_logging.connect(_leave_test_logging_alone)
+    signals.task_postrun.connect(record, weak=False)
+    app.conf.update(overrides)
+    _drop_broker_connections()
+    try:
+        with start_worker(app, queues=QUEUES, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+            yield runs
+    finally:
+        app.conf.update(saved)
+        _drop_broker_connections()
+        app.amqp.queues._consume_from = saved_consume_from
+        signals.task_postrun.disconnect(record)
+        signals.setup_logging.disconnect(_leave_test_logging_alone)
+        redis.Redis.from_url(url).flushdb()
+
+
+def wait_for(condition, *, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def status_of(order_id: int) -> str:
+    return Order.objects.get(pk=order_id).status
+
+
+def place(sku, quantity: int):
+    return services.place_order(
+        sku, quantity=quantity, user=None, contact_email="buyer@example.com", payment_method="sandbox"
+    )
+
+
+def test_a_confirmed_payment_is_delivered_and_mailed_by_the_worker(worker_runs):
+    # given
+    sku = factories.SkuFactory(price="10.00")
+    factories.stock(sku, 3)
+    payment = place(sku, quantity=2)
+
+    # when
+    confirm_payment(payment.pk, amount=payment.amount.amount, gateway_trade_no="G-worker", provider="sandbox")
+
+    # then
+    assert wait_for(lambda: status_of(payment.order_id) == Order.Status.DELIVERED and len(mail.outbox) == 1)
+    assert CardCode.objects.filter(order_id=payment.order_id, status=CardCode.Status.SOLD).count() == 2
+    assert mail.outbox[0].to == ["buyer@example.com"]
+    assert payment.order.get_secret_url() in mail.outbox[0].body
+    assert wait_for(lambda: len(worker_runs) == 2)
+    assert worker_runs == [
+        ("orders.tasks.deliver_order_task", "delivery"),
+        ("orders.tasks.send_delivery_email_task", "mail"),
+    ]
+
+
+def test_the_sweeper_re_enqueues_a_paid_order_whose_message_was_lost(worker_runs):
+    # given an order marked paid two minutes ago whose delivery message never reached a worker
+    sku = factories.SkuFactory(price="10.00")
+    factories.stock(sku, 2)
+    payment = place(sku, quantity=1)
+    paid_at = timezone.now() - timedelta(minutes=2)
+    Order.objects.filter(pk=payment.order_id).update(status=Order.Status.PAID, paid_at=paid_at)
+
+    # when
+    swept = services.sweep_undelivered_orders()
+
+    # then
+    assert swept == [payment.order_id]
+    assert wait_for(lambda: status_of(payment.order_id) == Order.Status.DELIVERED and len(mail.outbox) == 1)
+    assert CardCode.objects.filter(order_id=payment.order_id, status=CardCode.Status.SOLD).count() == 1
+    assert CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count() == 1
+    assert ("orders.tasks.deliver_order_task", "delivery") in worker_runs
