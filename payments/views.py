@@ -47,5 +47,7 @@ def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
     if payment.state == Payment.State.PENDING:
         notify_url = settings.SANDBOX_NOTIFY_URL or settings.SITE_URL + reverse("payments:notify", args=["sandbox"])
         send_sandbox_notification_task.delay(payment.pk, notify_url)
-        messages.success(request, _("Payment sent. Your codes will appear here in a moment."))
+        payment.refresh_from_db(fields=["state"])
+        if payment.state != Payment.State.CONFIRMED:  # the gateway has not called back yet
+            messages.success(request, _("Payment sent. Your codes will appear here in a moment."))
     return redirect(payment.order.get_absolute_url())

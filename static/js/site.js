@@ -1,0 +1,262 @@
+/* kamen 卡盟 — small progressive enhancements. Every page works without this file. */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  function text(name, fallback) {
+    return (body && body.getAttribute("data-i18n-" + name)) || fallback;
+  }
+
+  /* ---------------------------------------------------------------- money (display only) */
+  // Prices travel as "12.30" strings and are added up in fen, so no float rounding shows.
+  function toFen(value) {
+    var parts = String(value).trim().split(".");
+    var fen = parseInt(parts[0] || "0", 10) * 100;
+    var frac = ((parts[1] || "") + "00").slice(0, 2);
+    return fen + parseInt(frac, 10);
+  }
+  function formatYuan(fen) {
+    var whole = Math.floor(fen / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    var cents = String(fen % 100);
+    return "¥" + whole + "." + (cents.length < 2 ? "0" + cents : cents);
+  }
+
+  /* ---------------------------------------------------------------- product page: spec, quantity, total */
+  function setupBuyForm(form) {
+    var qty = form.querySelector("input[name=quantity]");
+    var unit = form.querySelector("[data-unit-price]");
+    var stockText = form.querySelector("[data-stock-text]");
+    var total = form.querySelector("[data-total]");
+    var button = form.querySelector("[data-buy-button]");
+    var payChoices = form.querySelectorAll("input[name=payment_method]").length;
+    var productMax = parseInt(qty.getAttribute("max"), 10) || 1;
+    var productMin = parseInt(qty.getAttribute("min"), 10) || 1;
+
+    function selected() {
+      return form.querySelector("input[name=sku]:checked");
+    }
+    function limitFor(sku) {
+      if (!sku) return productMax;
+      if (sku.getAttribute("data-manual") === "1") return productMax;
+      return Math.max(productMin, Math.min(productMax, parseInt(sku.getAttribute("data-stock"), 10) || 0));
+    }
+    function clamp() {
+      var max = limitFor(selected());
+      var n = parseInt(qty.value, 10);
+      if (isNaN(n) || n < productMin) n = productMin;
+      if (n > max) n = max;
+      qty.value = n;
+      qty.setAttribute("max", max);
+      return n;
+    }
+    function refresh() {
+      var sku = selected();
+      var n = clamp();
+      if (!sku || sku.disabled) {
+        if (button) {
+          button.disabled = true;
+          button.textContent = button.getAttribute("data-label-soldout");
+        }
+        return;
+      }
+      var price = toFen(sku.getAttribute("data-price"));
+      if (unit) unit.textContent = sku.getAttribute("data-price-text");
+      if (total) total.textContent = formatYuan(price * n);
+      if (stockText) {
+        var stock = parseInt(sku.getAttribute("data-stock"), 10) || 0;
+        if (sku.getAttribute("data-manual") === "1") stockText.textContent = form.getAttribute("data-text-manual");
+        else if (stock > 0) stockText.textContent = form.getAttribute("data-text-in-stock").replace("__N__", stock);
+        else stockText.textContent = form.getAttribute("data-text-soldout");
+      }
+      if (button) {
+        button.disabled = !payChoices;
+        button.textContent = button.getAttribute("data-label-buy");
+      }
+    }
+
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "sku" || event.target.name === "quantity") refresh();
+    });
+    qty.addEventListener("input", function () {
+      var n = parseInt(qty.value, 10);
+      var sku = selected();
+      if (!isNaN(n) && sku && total) total.textContent = formatYuan(toFen(sku.getAttribute("data-price")) * Math.max(n, 0));
+    });
+    Array.prototype.forEach.call(form.querySelectorAll("[data-step]"), function (step) {
+      step.addEventListener("click", function () {
+        var n = parseInt(qty.value, 10) || productMin;
+        qty.value = n + parseInt(step.getAttribute("data-step"), 10);
+        refresh();
+      });
+    });
+    form.addEventListener("submit", function (event) {
+      var sku = selected();
+      if (!sku || sku.disabled) {
+        event.preventDefault();
+        return;
+      }
+      clamp();
+      lockSubmit(form);
+    });
+    refresh();
+  }
+
+  /* ---------------------------------------------------------------- forms: one submit, confirm */
+  function lockSubmit(form) {
+    var button = form.querySelector("button[type=submit], button:not([type])");
+    if (!button) return;
+    // Disable after the browser has collected the form data, so the click still counts.
+    setTimeout(function () {
+      button.setAttribute("data-label-before", button.textContent);
+      button.disabled = true;
+      button.textContent = text("submitting", "…");
+    }, 0);
+  }
+  window.addEventListener("pageshow", function (event) {
+    // Coming back with the Back button: the page is restored with its buttons still locked.
+    if (!event.persisted) return;
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-label-before]"), function (button) {
+      button.disabled = false;
+      button.textContent = button.getAttribute("data-label-before");
+      button.removeAttribute("data-label-before");
+    });
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
+    if (form.hasAttribute("data-once") || question) lockSubmit(form);
+  });
+
+  /* ---------------------------------------------------------------- copy to clipboard */
+  function fallbackCopy(value) {
+    var area = document.createElement("textarea");
+    area.value = value;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.top = "-1000px";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    area.setSelectionRange(0, value.length);
+    var ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (error) {
+      ok = false;
+    }
+    document.body.removeChild(area);
+    return ok;
+  }
+  function copyText(value) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(value).then(
+        function () { return true; },
+        function () { return fallbackCopy(value); }
+      );
+    }
+    return Promise.resolve(fallbackCopy(value));
+  }
+  function flash(button, ok) {
+    if (!ok) {
+      window.alert(text("copy-failed", "Copy failed"));
+      return;
+    }
+    if (!button.hasAttribute("data-label")) button.setAttribute("data-label", button.textContent);
+    button.textContent = text("copied", "Copied");
+    button.classList.add("is-copied");
+    clearTimeout(button._copyTimer);
+    button._copyTimer = setTimeout(function () {
+      button.textContent = button.getAttribute("data-label");
+      button.classList.remove("is-copied");
+    }, 1600);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy], [data-copy-all], [data-copy-target]");
+    if (!button) return;
+    var value;
+    if (button.hasAttribute("data-copy")) {
+      value = button.getAttribute("data-copy");
+    } else if (button.hasAttribute("data-copy-target")) {
+      var target = document.getElementById(button.getAttribute("data-copy-target"));
+      value = target ? target.textContent : "";
+    } else {
+      var scope = button.closest("[data-codes]") || document;
+      value = Array.prototype.map.call(scope.querySelectorAll("[data-code-line]"), function (line) {
+        return line.getAttribute("data-code-line");
+      }).join("\n");
+    }
+    if (!value) return;
+    copyText(value).then(function (ok) { flash(button, ok); });
+  });
+
+  /* ---------------------------------------------------------------- payment countdown */
+  function setupCountdown(node) {
+    var deadline = Date.parse(node.getAttribute("data-countdown"));
+    if (isNaN(deadline)) return;
+    function tick() {
+      var left = Math.floor((deadline - Date.now()) / 1000);
+      if (left <= 0) {
+        node.textContent = text("expired", "Time is up");
+        return;
+      }
+      var minutes = Math.floor(left / 60);
+      var seconds = left % 60;
+      node.textContent = (minutes < 10 ? "0" : "") + minutes + ":" + (seconds < 10 ? "0" : "") + seconds;
+      setTimeout(tick, 1000 - (Date.now() % 1000));
+    }
+    tick();
+  }
+
+  /* ---------------------------------------------------------------- order page: wait for payment and codes */
+  function setupPolling(node) {
+    var url = node.getAttribute("data-order-poll");
+    var initial = node.getAttribute("data-status");
+    var started = Date.now();
+    function delay() {
+      var age = Date.now() - started;
+      if (age < 5 * 60 * 1000) return 2000;
+      if (age < 30 * 60 * 1000) return 10000;
+      return 30000;
+    }
+    function poll() {
+      if (document.hidden) {
+        setTimeout(poll, delay());
+        return;
+      }
+      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          if (!data.waiting || data.status !== initial) {
+            window.location.reload();
+            return;
+          }
+          setTimeout(poll, delay());
+        })
+        .catch(function () {
+          setTimeout(poll, Math.max(delay(), 5000));
+        });
+    }
+    setTimeout(poll, 2000);
+  }
+
+  /* ---------------------------------------------------------------- a refused form: show why */
+  function revealFirstError() {
+    var error = document.querySelector(".form-alert, .field-error");
+    if (!error) return;
+    var top = error.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 80) error.scrollIntoView({ block: "center" });
+  }
+
+  /* ---------------------------------------------------------------- start */
+  Array.prototype.forEach.call(document.querySelectorAll("[data-buy-form]"), setupBuyForm);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-countdown]"), setupCountdown);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-order-poll]"), setupPolling);
+  revealFirstError();
+})();
