@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
+from kamen.admin import ReadOnlyAdmin
 from kamen.money import CURRENCY
 from kamen.templatetags.money import yuan
 
@@ -96,17 +97,6 @@ class WalletCreditForm(forms.Form):
         max_length=WalletEntry._meta.get_field("note").max_length,
         help_text=gettext_lazy("Why the money is credited; the buyer may see it in their ledger."),
     )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Wallet)

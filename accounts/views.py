@@ -11,4 +11,6 @@ from .services import get_or_create_wallet
 def wallet(request: HttpRequest) -> HttpResponse:
     wallet = get_or_create_wallet(request.user)
     page = Paginator(WalletEntry.objects.filter(wallet=wallet).order_by("-id"), 20).get_page(request.GET.get("page"))
-    return render(request, "accounts/wallet.html", {"wallet": wallet, "page": page, "entries": page.object_list})
+    page_range = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    context = {"wallet": wallet, "page": page, "page_range": page_range, "entries": page.object_list}
+    return render(request, "accounts/wallet.html", context)

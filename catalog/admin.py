@@ -20,9 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kamen.admin import ReadOnlyAdmin
 from kamen.templatetags.money import yuan
 
 from . import crypto, services
+from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
 from .models import CardCode, CardCodeReveal, Category, Product, Sku
 
@@ -96,8 +98,20 @@ class SkuFilter(admin.SimpleListFilter):
 # ---------------------------------------------------------------------------------------------------
 # Categories
 # ---------------------------------------------------------------------------------------------------
+class ShownOnListPagesAdmin(admin.ModelAdmin):
+    """Staff edits of what list pages show start a new catalog generation, so cached pages refresh."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        catalog_changed()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        catalog_changed()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ShownOnListPagesAdmin):
     list_display = ("name", "parent", "slug", "sort_order", "is_active")
     list_filter = ("is_active", ("parent", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("parent",)
@@ -138,7 +152,7 @@ class SkuInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ShownOnListPagesAdmin):
     list_display = ("title", "category", "status", "is_on_shelf", "is_hot", "min_price", "stock", "updated_at")
     list_filter = ("status", "is_on_shelf", "is_hot", CategoryFilter)
     list_select_related = ("category", "category__parent")
@@ -238,7 +252,7 @@ class ProductAdmin(admin.ModelAdmin):
 # SKUs and card-code import
 # ---------------------------------------------------------------------------------------------------
 @admin.register(Sku)
-class SkuAdmin(admin.ModelAdmin):
+class SkuAdmin(ShownOnListPagesAdmin):
     list_display = (
         "__str__",
         "retail_price",
@@ -416,7 +430,7 @@ class CardCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CardCodeReveal)
-class CardCodeRevealAdmin(admin.ModelAdmin):
+class CardCodeRevealAdmin(ReadOnlyAdmin):
     """The audit trail of reveals: nobody adds, edits or deletes a line of it."""
 
     list_display = ("id", "code", "user", "ip", "created_at")
@@ -425,12 +439,3 @@ class CardCodeRevealAdmin(admin.ModelAdmin):
     search_fields = ("user__email",)
     fields = ("code", "user", "ip", "created_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,5 +1,6 @@
 from django.core.cache import cache
 
+from .cache import FRAGMENT_SECONDS, fragment_key
 from .selectors import category_tree
 
 
@@ -7,7 +8,8 @@ def navigation(request) -> dict:
     """Top categories for the header; cached briefly so every page pays one cache hit, not queries."""
     if request.path.startswith("/admin/"):
         return {}
-    tree = cache.get("nav:categories")
+    key = fragment_key("nav")
+    tree = cache.get(key)
     if tree is None:
         tree = [
             {
@@ -17,5 +19,5 @@ def navigation(request) -> dict:
             }
             for c in category_tree()
         ]
-        cache.set("nav:categories", tree, 60)
+        cache.set(key, tree, FRAGMENT_SECONDS)
     return {"nav_categories": tree}

@@ -74,7 +74,9 @@ class Product(models.Model):
         verbose_name_plural = _("products")
         ordering = ["sort_order", "-id"]
         indexes = [
-            models.Index(fields=["status", "is_on_shelf", "category", "sort_order", "id"], name="product_listing"),
+            # Listings filter on visibility (and category) and sort by sort_order, newest first.
+            models.Index(fields=["status", "is_on_shelf", "category", "sort_order", "-id"], name="product_listing"),
+            models.Index(fields=["status", "is_on_shelf", "sort_order", "-id"], name="product_latest"),
             models.Index(fields=["status", "is_on_shelf", "is_hot"], name="product_hot"),
         ]
         constraints = [

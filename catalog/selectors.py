@@ -24,7 +24,9 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
     """Visible products, newest first within their sort order; figures come from `with_figures`."""
     products = Product.objects.visible().select_related("category").order_by("sort_order", "-id")
     if category is not None:
-        products = products.filter(Q(category=category) | Q(category__parent=category))
+        # A literal id list keeps the listing index usable; an OR across the parent join would not.
+        children = Category.objects.filter(parent=category, is_active=True).values_list("pk", flat=True)
+        products = products.filter(category_id__in=[category.pk, *children])
     if query:
         products = products.filter(Q(title__icontains=query) | Q(description__icontains=query))
     return products

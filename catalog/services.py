@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 
 from . import crypto
+from .cache import catalog_changed
 from .models import CardCode, CardCodeReveal, Product, Sku
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,10 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
         # ignore_conflicts: a concurrent import of the same code loses quietly to the unique constraint.
         CardCode.objects.bulk_create(new_codes, batch_size=2000, ignore_conflicts=True)
         added = CardCode.objects.filter(sku=sku).count() - before
-    return ImportResult(added=added, duplicates=len(pairs) - added, blank=blank, invalid=invalid)
+        if added:
+            catalog_changed()
+    # A concurrent import into the same Sku can make `added` overshoot; never report negative duplicates.
+    return ImportResult(added=added, duplicates=max(len(pairs) - added, 0), blank=blank, invalid=invalid)
 
 
 def set_moderation(product: Product, status: str, *, reason: str = "") -> Product:
@@ -91,6 +95,7 @@ def set_moderation(product: Product, status: str, *, reason: str = "") -> Produc
     if status != Product.Status.APPROVED:
         product.is_on_shelf = False
     product.save(update_fields=["status", "rejection_reason", "is_on_shelf", "updated_at"])
+    catalog_changed()
     return product
 
 
@@ -133,6 +138,7 @@ def set_shelf(product: Product, *, on_shelf: bool, actor: User | None) -> Produc
             )
         product.is_on_shelf = on_shelf
         product.save(update_fields=["is_on_shelf", "updated_at"])
+        catalog_changed()
     logger.info("product %s on_shelf=%s by %s", product.pk, on_shelf, actor)
     return product
 
@@ -145,6 +151,8 @@ def void_codes(code_ids: Iterable[int], *, actor: User | None) -> int:
     voided = CardCode.objects.filter(pk__in=list(code_ids), status=CardCode.Status.AVAILABLE).update(
         status=CardCode.Status.VOID
     )
+    if voided:
+        catalog_changed()
     logger.info("%s card codes voided by %s", voided, actor)
     return voided
 

@@ -1,35 +1,66 @@
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from orders.forms import CheckoutForm
 from payments.providers import available_providers
 
 from . import selectors
+from .cache import FRAGMENT_SECONDS, fragment_key
 from .models import Product, Sku
 
 PAGE_SIZE = 20
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    latest = selectors.with_figures(list(selectors.listing()[:12]))
-    return render(request, "catalog/home.html", {"hot_products": selectors.hot_products(), "latest": latest})
+    key = fragment_key("home")
+    shelves = cache.get(key)
+    if shelves is None:
+        context = {
+            "hot_products": selectors.hot_products(),
+            "latest": selectors.with_figures(list(selectors.listing()[:12])),
+        }
+        shelves = render_to_string("catalog/_home_shelves.html", context, request=request)
+        cache.set(key, shelves, FRAGMENT_SECONDS)
+    return render(request, "catalog/home.html", {"shelves": mark_safe(shelves)})  # noqa: S308 - our own render
 
 
-def _listing_page(request: HttpRequest, products) -> dict:
-    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"page": page, "products": selectors.with_figures(list(page.object_list))}
+def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
+    """The product grid and pager of one list page, rendered once per stock generation."""
+    page_number = request.GET.get("page", "1")[:6]
+    key = fragment_key("listing", scope, page_number)
+    results = cache.get(key)
+    if results is None:
+        page = Paginator(products(), PAGE_SIZE).get_page(page_number)
+        context = {
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "products": selectors.with_figures(list(page.object_list)),
+            "query": query,
+        }
+        html = render_to_string("catalog/_listing_results.html", context, request=request)
+        results = {"count": page.paginator.count, "html": html}
+        cache.set(key, results, FRAGMENT_SECONDS)
+    return {"count": results["count"], "results": mark_safe(results["html"])}  # noqa: S308 - our own render
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     current = selectors.get_active_category(slug)
-    context = _listing_page(request, selectors.listing(category=current))
+    context = _results(request, lambda: selectors.listing(category=current), scope=f"c{current.pk}")
     return render(request, "catalog/listing.html", {**context, "category": current})
 
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:60]
-    context = _listing_page(request, selectors.listing(query=query))
+    scope = "q" + hashlib.sha256(query.encode()).hexdigest()[:16]
+    context = _results(request, lambda: selectors.listing(query=query), scope=scope, query=query)
     return render(request, "catalog/listing.html", {**context, "query": query})
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kamen.admin import ReadOnlyAdmin
 from kamen.templatetags.money import yuan
 from payments.models import Payment
 
@@ -77,7 +78,7 @@ class PaymentInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     """Every order, read-only: codes and the buyer's access secrets are never among the fields."""
 
     list_display = ("number", "product_title", "quantity", order_total, "status", "contact_email", "created_at")
@@ -88,15 +89,6 @@ class OrderAdmin(admin.ModelAdmin):
     fields = ORDER_FIELDS
     readonly_fields = ORDER_FIELDS
     inlines = (PaymentInline, OrderEventInline)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(StaffQueueOrder)

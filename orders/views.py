@@ -123,4 +123,5 @@ def lookup(request: HttpRequest) -> HttpResponse:
 @login_required
 def mine(request: HttpRequest) -> HttpResponse:
     page = selectors.orders_of_user(request.user, page=request.GET.get("page"))
-    return render(request, "orders/mine.html", {"page": page, "orders": page.object_list})
+    page_range = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    return render(request, "orders/mine.html", {"page": page, "page_range": page_range, "orders": page.object_list})

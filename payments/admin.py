@@ -3,20 +3,10 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
+from kamen.admin import ReadOnlyAdmin
 from kamen.templatetags.money import yuan
 
 from .models import Payment, PaymentNotification
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Payment)

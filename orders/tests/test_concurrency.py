@@ -1,54 +1,20 @@
 """Races on PostgreSQL with real threads and real commits: a code is sold at most once, no order is lost."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.threads import run_together
 from orders import services
 from orders.models import Order, OrderEvent
 from payments.models import Payment
 from payments.services import confirm_payment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2 on fifty guest lookup passwords would dominate the run; the race is what is tested."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def run_together(calls):
-    """Run each zero-argument callable in its own thread, all released at once by a barrier.
-
-    Returns, in order, what each returned or the exception it raised. Every thread closes its own
-    database connection, so the test database can be flushed and dropped afterwards.
-    """
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = call()
-        except Exception as error:  # collected for the test to assert on
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return outcomes
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db", "fast_password_hashing")]
 
 
 def checkout(sku, buyer: int, quantity: int = 1):

@@ -1,11 +1,9 @@
 """Payment races on PostgreSQL with real threads: confirmed at most once, a wallet never overdrawn."""
 
-import threading
 from collections import Counter
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from django.test import Client
 from djmoney.money import Money
@@ -14,47 +12,16 @@ from accounts.models import Wallet, WalletEntry
 from accounts.services import InsufficientBalance, credit_wallet
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.threads import run_together
 from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentNotification
 from payments.providers import sandbox
 from payments.services import Confirmation, pay_with_balance
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db", "fast_password_hashing")]
 
 NOTIFY_URL = "/payments/sandbox/notify/"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def run_together(calls):
-    """Run each zero-argument callable in its own thread, all released at once by a barrier.
-
-    Returns, in order, what each returned or the exception it raised. Every thread closes its own
-    database connection, so the test database can be flushed and dropped afterwards.
-    """
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = call()
-        except Exception as error:  # collected for the test to assert on
-            outcomes[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return outcomes
 
 
 def test_ten_copies_of_one_notification_at_once_confirm_and_deliver_once(mailoutbox):

@@ -1,0 +1,327 @@
+"""Shared benchmark plumbing: a fresh PostgreSQL database, Django in this process, gunicorn, HTTP load.
+
+Not a benchmark itself. Every benchmark: `fresh_database()` → `setup_django()` → seed with the ORM →
+`running_server()` (gunicorn in its own process group, always stopped) → load from threads with
+persistent `http.client` connections → `emit()` one JSON line on stdout. Logs go to stderr.
+"""
+
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as `python bench/x.py`, this folder comes first on sys.path and bench/catalog.py would shadow the
+# catalog app; the project root takes its place.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+
+OUT = ROOT / "bench" / "out"  # git-ignored: collected static files, server logs
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kamen_bench")
+PORTS = range(8200, 8300)
+WORKERS, THREADS = 4, 4  # gunicorn gthread; 2 cores are shared with the load generator
+SERVER = f"gunicorn gthread {WORKERS} workers x {THREADS} threads"
+STOP_TIMEOUT = 10
+_STARTED = time.monotonic()
+
+
+def _busy_cores(seconds: float = 1.0) -> float:
+    """How many cores the machine kept busy over `seconds`, from /proc/stat (Linux)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            jiffies = [int(n) for n in stat.readline().split()[1:]]
+        return sum(jiffies), jiffies[3] + jiffies[4]  # total, idle + iowait
+
+    total, idle = sample()
+    time.sleep(seconds)
+    total2, idle2 = sample()
+    return round((os.cpu_count() or 1) * (1 - (idle2 - idle) / max(1, total2 - total)), 2)
+
+
+# Other work on the shared cores skews every figure: how busy they were just before is reported.
+BUSY_CORES_AT_START = _busy_cores()
+
+
+# SIGTERM unwinds like Ctrl-C, so `finally` blocks still stop the server.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def emit(figures: dict) -> None:
+    """The benchmark's result: one JSON line on stdout."""
+    print(json.dumps({**figures, "busy_cores_at_start": BUSY_CORES_AT_START}, ensure_ascii=False), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Database and Django
+# ---------------------------------------------------------------------------------------------------
+def _admin_connection():
+    import psycopg2
+
+    url = urllib.parse.urlsplit(DATABASE_URL)
+    connection = psycopg2.connect(url._replace(path="/postgres").geturl())
+    connection.autocommit = True
+    return connection
+
+
+def _ensure_postgres() -> None:
+    import psycopg2
+
+    try:
+        _admin_connection().close()
+        return
+    except psycopg2.OperationalError:
+        log("PostgreSQL is down; starting it")
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
+    for _ in range(30):
+        with suppress(psycopg2.OperationalError):
+            _admin_connection().close()
+            return
+        time.sleep(1)
+    raise RuntimeError("PostgreSQL did not come up")
+
+
+def app_env(port: int | None = None) -> dict[str, str]:
+    """The environment of the server and of Django in the bench process: same database, same keys."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "kamen.settings",
+        "DATABASE_URL": DATABASE_URL,
+        "DEBUG": "False",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "KAMEN_LOG_LEVEL": "WARNING",
+        "STATIC_ROOT": str(OUT / "staticfiles"),
+    }
+    env.pop("REDIS_URL", None)  # no broker: Celery tasks run eagerly inside the request
+    if port is not None:
+        env["SITE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=app_env(), check=True, stdout=sys.stderr)
+
+
+def fresh_database() -> None:
+    """Drop and recreate the bench database and migrate it, so every run starts from the same state."""
+    _ensure_postgres()
+    name = urllib.parse.urlsplit(DATABASE_URL).path.lstrip("/")
+    connection = _admin_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    log(f"database {name} recreated; migrating")
+    manage("migrate", "--noinput", "-v", "0")
+
+
+def setup_django() -> None:
+    """Django in the bench process, configured exactly like the server."""
+    import django
+
+    os.environ.update(app_env())
+    os.environ.pop("REDIS_URL", None)  # update() keeps what app_env() left out
+    django.setup()
+
+
+def analyze_database() -> None:
+    """Fresh statistics after bulk seeding, as autovacuum would leave them in a live shop.
+
+    Without them the planner guesses row counts from an empty table and the figures depend on whether
+    autovacuum happened to run during the benchmark.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError("no free port in 8200-8299")
+
+
+@contextmanager
+def running_server(*, workers: int = WORKERS, threads: int = THREADS) -> Iterator[int]:
+    """gunicorn serving kamen on a free loopback port; yields the port, stops the whole group after."""
+    OUT.mkdir(exist_ok=True)
+    manage("collectstatic", "--noinput", "-v", "0")  # DEBUG=False serves hashed names from the manifest
+    port = free_port()
+    server_log = OUT / f"{Path(sys.argv[0]).stem}-gunicorn.log"  # the latest run of each benchmark
+    command = [sys.executable, "-m", "gunicorn", "kamen.wsgi:application", f"--bind=127.0.0.1:{port}"]
+    command += [f"--workers={workers}", "--worker-class=gthread", f"--threads={threads}", "--backlog=2048"]
+    command += ["--timeout=120", f"--graceful-timeout={STOP_TIMEOUT}"]
+    with server_log.open("w") as output:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=app_env(port), stdout=output, stderr=output, start_new_session=True
+        )
+    try:
+        _wait_until_up(server, port, server_log)
+        log(f"gunicorn up on port {port} ({workers} workers x {threads} threads), log {server_log}")
+        yield port
+    finally:
+        _stop(server)
+
+
+def _wait_until_up(server: subprocess.Popen, port: int, server_log: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{server_log.read_text()[-2000:]}")
+        probe = Browser(port, timeout=5)
+        with suppress(OSError):
+            probe.get("/")  # any answer, even an error page, means it is serving
+            probe.close()
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {seconds} s:\n{server_log.read_text()[-2000:]}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(STOP_TIMEOUT + 5)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    body: str
+    location: str
+    ms: float
+
+
+@dataclass
+class Browser:
+    """One shopper: a keep-alive loopback connection and its own cookie jar."""
+
+    port: int
+    timeout: float = 30
+    cookies: dict[str, str] = field(default_factory=dict)
+    _connection: http.client.HTTPConnection | None = None
+
+    def get(self, path: str) -> Reply:
+        try:
+            return self._send("GET", path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()  # the server dropped an idle keep-alive connection: one fresh try
+            return self._send("GET", path)
+
+    def post(self, path: str, form: dict[str, str]) -> Reply:
+        return self._send("POST", path, urllib.parse.urlencode(form))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _send(self, method: str, path: str, body: str | None = None) -> Reply:
+        if self._connection is None:
+            self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        try:
+            self._connection.request(method, path, body=body, headers=headers)
+            response = self._connection.getresponse()
+            text = response.read().decode("utf-8", errors="replace")
+        except Exception:
+            self.close()
+            raise
+        ms = (time.perf_counter() - started) * 1000
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        return Reply(response.status, text, response.getheader("Location", ""), ms)
+
+
+def form_token(html: str) -> str | None:
+    """The CSRF token Django rendered into a form on the page."""
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Load and figures
+# ---------------------------------------------------------------------------------------------------
+def percentile(sorted_values: list[float], share: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]
+
+
+def latency_figures(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {f"p{p}_ms": round(percentile(ordered, p / 100), 1) for p in (50, 95, 99)}
+
+
+def hammer(
+    port: int, next_path: Callable[[random.Random], str], *, threads: int, seconds: float, max_requests: int
+) -> dict:
+    """GET paths from `threads` keep-alive clients until `seconds` pass or `max_requests` are sent."""
+    latencies: list[float] = []
+    errors: list[str] = []  # list.append is atomic across threads; Counter's += is not
+    sent = iter(range(max_requests))
+    deadline = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        rng, browser = random.Random(seed), Browser(port)
+        while time.monotonic() < deadline and next(sent, None) is not None:
+            try:
+                reply = browser.get(next_path(rng))
+            except (OSError, http.client.HTTPException) as error:
+                errors.append(type(error).__name__)
+                continue
+            if reply.status == 200:
+                latencies.append(reply.ms)
+            else:
+                errors.append(str(reply.status))
+        browser.close()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(seed,), daemon=True) for seed in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(seconds + 60)
+    wall = time.perf_counter() - started
+    if errors:
+        log(f"errors: {dict(Counter(errors))}")
+    return {
+        **latency_figures(latencies),
+        "rps": round(len(latencies) / wall, 1),
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+    }
