@@ -25,7 +25,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 lint: install
 	$(VENV)/bin/ruff check .

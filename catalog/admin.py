@@ -27,20 +27,9 @@ from . import crypto, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
 from .models import CardCode, CardCodeReveal, Category, Product, Sku
+from .selectors import code_count
 
 MASK = "••••••••"
-
-
-def _code_count(status: str, *, sku_ref: str = "pk") -> Coalesce:
-    """Codes of one status per SKU row, as a correlated subquery (one page of rows, one index scan each)."""
-    counted = (
-        CardCode.objects.filter(sku=OuterRef(sku_ref), status=status)
-        .order_by()
-        .values("sku")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 def _report(modeladmin: admin.ModelAdmin, request, done: int, refused: list[str]) -> None:
@@ -139,7 +128,7 @@ class SkuInline(admin.TabularInline):
         return 0 if obj else 1
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(available=_code_count(CardCode.Status.AVAILABLE))
+        return super().get_queryset(request).annotate(available=code_count(CardCode.Status.AVAILABLE))
 
     @admin.display(description=gettext_lazy("available codes"))
     def stock(self, sku: Sku) -> str:
@@ -276,9 +265,9 @@ class SkuAdmin(ShownOnListPagesAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                available_count=_code_count(CardCode.Status.AVAILABLE),
-                reserved_count=_code_count(CardCode.Status.RESERVED),
-                sold_count=_code_count(CardCode.Status.SOLD),
+                available_count=code_count(CardCode.Status.AVAILABLE),
+                reserved_count=code_count(CardCode.Status.RESERVED),
+                sold_count=code_count(CardCode.Status.SOLD),
             )
         )
 

@@ -9,9 +9,10 @@ from kamen.money import cny
 from .models import CardCode, Category, Product, Sku
 
 
-def _available_codes(sku_ref: str) -> Subquery:
+def code_count(status: str = CardCode.Status.AVAILABLE, *, sku_ref: str = "pk") -> Coalesce:
+    """Codes of one status per Sku row, as a correlated subquery (an index scan per row)."""
     counted = (
-        CardCode.objects.filter(sku=OuterRef(sku_ref), status=CardCode.Status.AVAILABLE)
+        CardCode.objects.filter(sku=OuterRef(sku_ref), status=status)
         .order_by()
         .values("sku")
         .annotate(n=Count("id"))
@@ -67,7 +68,7 @@ def hot_products(limit: int = 8) -> list[Product]:
 
 
 def skus_with_stock(product: Product) -> list[Sku]:
-    return list(product.skus.filter(is_active=True).annotate(stock=_available_codes("pk")))
+    return list(product.skus.filter(is_active=True).annotate(stock=code_count()))
 
 
 def get_visible_product(pk: int) -> Product:

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Admin for records that are evidence (ledgers, audit rows, payments): view them, never edit them."""
+class ReadOnlyMixin:
+    """For records that are evidence (ledgers, audit rows, payments, order history): view, never edit."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -12,3 +12,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False

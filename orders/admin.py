@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kamen.admin import ReadOnlyAdmin
+from kamen.admin import ReadOnlyAdmin, ReadOnlyInline
 from kamen.templatetags.money import yuan
 from payments.models import Payment
 
@@ -45,21 +45,6 @@ ORDER_FIELDS = (
 @admin.display(description=gettext_lazy("total"), ordering="total")
 def order_total(order: Order) -> str:
     return yuan(order.total)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderEventInline(ReadOnlyInline):
