@@ -216,8 +216,25 @@ SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=not PROD
 SANDBOX_SIGNING_KEY = env("SANDBOX_SIGNING_KEY", default=_derived_key("kamen-sandbox-gateway"))
 # Where the sandbox gateway posts its notification; empty means this site's own notify URL.
 SANDBOX_NOTIFY_URL = env("SANDBOX_NOTIFY_URL", default="")
+
+
+def _pem(name: str) -> str:
+    """A PEM key from NAME, or from the file named by NAME_FILE (keys are best kept out of the environment)."""
+    path = env(f"{name}_FILE", default="")
+    return Path(path).read_text() if path else env(name, default="").replace("\\n", "\n")
+
+
+# 支付宝: off until ALIPAY_ENABLED; a half configuration is reported by `manage.py check` at start.
+ALIPAY_ENABLED = env.bool("ALIPAY_ENABLED", default=False)
+ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
+ALIPAY_SELLER_ID = env("ALIPAY_SELLER_ID", default="")
+ALIPAY_APP_PRIVATE_KEY = _pem("ALIPAY_APP_PRIVATE_KEY")
+ALIPAY_PUBLIC_KEY = _pem("ALIPAY_PUBLIC_KEY")
+ALIPAY_SERVER_URL = env("ALIPAY_SERVER_URL", default="https://openapi.alipay.com/gateway.do")
+
 PAYMENT_PROVIDERS = [
     *(["payments.providers.sandbox.SandboxProvider"] if SANDBOX_PAYMENTS_ENABLED else []),
+    *(["payments.providers.alipay.AlipayProvider"] if ALIPAY_ENABLED else []),
     "payments.providers.balance.BalanceProvider",
 ]
 # Notifications older than this are refused as stale.
