@@ -18,6 +18,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from catalog.models import CardCode
+from kamen.testing.notifications import assert_rejected_and_unchanged, post_form
 from orders import services as order_services
 from orders.models import Order
 from payments.models import Payment, PaymentNotification
@@ -126,22 +127,10 @@ def notification(platform_keys):
 @pytest.fixture
 def post_notification(client, django_capture_on_commit_callbacks):
     def post(body: str | dict):
-        if isinstance(body, dict):
-            body = urlencode(body)
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(NOTIFY_URL, data=body, content_type="application/x-www-form-urlencoded")
+            return post_form(client, NOTIFY_URL, body)
 
     return post
-
-
-def assert_nothing_changed(payment):
-    payment.refresh_from_db()
-    assert payment.state == Payment.State.PENDING
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
-    assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
-    notification = PaymentNotification.objects.latest("id")
-    assert notification.result == PaymentNotification.Result.REJECTED
-    assert notification.message
 
 
 def rejection_message() -> str:
@@ -187,14 +176,14 @@ def test_a_tampered_amount_is_rejected(payment, notification, post_notification)
 
     assert response.status_code == 400
     assert response.content == b"fail"
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert rejection_message() == "bad signature"
 
 
 def test_a_correctly_signed_wrong_amount_is_rejected(payment, notification, post_notification):
     post_notification(notification(payment, total_amount="19.99"))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert "amount" in rejection_message()
 
 
@@ -216,7 +205,7 @@ def test_validly_signed_but_unacceptable_notifications_change_nothing(
 ):
     post_notification(notification(payment, **overrides))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert reason in rejection_message()
 
 
@@ -237,7 +226,7 @@ def test_a_notification_replayed_onto_another_order_is_rejected(sku, payment, no
 
     post_notification(params)
 
-    assert_nothing_changed(other)
+    assert_rejected_and_unchanged(other)
     assert rejection_message() == "bad signature"
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING
 
@@ -256,7 +245,7 @@ def test_a_genuine_notification_for_one_order_pays_only_that_order(sku, payment,
 def test_duplicate_parameters_are_rejected(payment, notification, post_notification):
     post_notification(urlencode(notification(payment)) + "&total_amount=0.01")
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_an_array_amount_is_rejected(payment, notification, post_notification):
@@ -265,7 +254,7 @@ def test_an_array_amount_is_rejected(payment, notification, post_notification):
 
     post_notification(body)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 @pytest.mark.parametrize("sign", [None, ""])
@@ -277,14 +266,14 @@ def test_missing_or_empty_signature_is_rejected(payment, notification, post_noti
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert rejection_message() == "missing signature"
 
 
 def test_sign_type_rsa_is_rejected(payment, notification, post_notification):
     post_notification({**notification(payment), "sign_type": "RSA"})
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert "RSA2" in rejection_message()
 
 
@@ -294,14 +283,14 @@ def test_a_signature_made_with_another_key_is_rejected(payment, notification, po
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert rejection_message() == "bad signature"
 
 
 def test_garbage_in_the_signature_is_rejected(payment, notification, post_notification):
     post_notification({**notification(payment), "sign": "not base64 at all!"})
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert rejection_message() == "bad signature"
 
 
@@ -312,7 +301,7 @@ def test_an_empty_configured_key_or_id_never_verifies(payment, notification, pos
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
     assert "not configured" in rejection_message()
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import pytest
 
 from catalog.models import CardCode
+from kamen.testing.notifications import assert_rejected_and_unchanged, post_form
 from orders import services as order_services
 from orders.models import Order
 from payments.models import Payment, PaymentNotification
@@ -24,10 +25,8 @@ def payment(sku):
 @pytest.fixture
 def post_notification(client, django_capture_on_commit_callbacks):
     def post(body: str | dict):
-        if isinstance(body, dict):
-            body = urlencode(body)
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(NOTIFY_URL, data=body, content_type="application/x-www-form-urlencoded")
+            return post_form(client, NOTIFY_URL, body)
 
     return post
 
@@ -38,16 +37,6 @@ def resign(params, key=None):
     params = dict(params)
     params["sign"] = sandbox.sign(params, settings.SANDBOX_SIGNING_KEY if key is None else key)
     return params
-
-
-def assert_nothing_changed(payment):
-    payment.refresh_from_db()
-    assert payment.state == Payment.State.PENDING
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
-    assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
-    notification = PaymentNotification.objects.latest("id")
-    assert notification.result == PaymentNotification.Result.REJECTED
-    assert notification.message
 
 
 def test_a_genuine_notification_confirms_and_delivers(payment, post_notification):
@@ -81,7 +70,7 @@ def test_a_tampered_amount_is_rejected(payment, post_notification):
     response = post_notification(params)
 
     assert response.status_code == 400
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_a_correctly_signed_wrong_amount_is_rejected(payment, post_notification):
@@ -89,13 +78,13 @@ def test_a_correctly_signed_wrong_amount_is_rejected(payment, post_notification)
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_a_signature_made_with_another_key_is_rejected(payment, post_notification):
     post_notification(resign(sandbox.build_notification(payment), key="not-the-gateway-key"))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 @pytest.mark.parametrize("sign", [None, ""])
@@ -107,7 +96,7 @@ def test_missing_or_empty_signature_is_rejected(payment, post_notification, sign
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_an_empty_merchant_key_never_verifies(payment, post_notification, settings):
@@ -115,7 +104,7 @@ def test_an_empty_merchant_key_never_verifies(payment, post_notification, settin
 
     post_notification(resign(sandbox.build_notification(payment), key=""))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_duplicate_parameters_are_rejected(payment, post_notification):
@@ -124,7 +113,7 @@ def test_duplicate_parameters_are_rejected(payment, post_notification):
 
     post_notification(body)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_an_array_amount_is_rejected(payment, post_notification):
@@ -133,7 +122,7 @@ def test_an_array_amount_is_rejected(payment, post_notification):
 
     post_notification(body)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_a_stale_notification_is_rejected(payment, post_notification):
@@ -141,7 +130,7 @@ def test_a_stale_notification_is_rejected(payment, post_notification):
 
     post_notification(params)
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_a_notification_replayed_onto_another_order_is_rejected(sku, payment, post_notification):
@@ -153,20 +142,20 @@ def test_a_notification_replayed_onto_another_order_is_rejected(sku, payment, po
 
     post_notification(params)
 
-    assert_nothing_changed(other)
+    assert_rejected_and_unchanged(other)
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.PENDING
 
 
 def test_an_unknown_trade_number_is_rejected(payment, post_notification):
     post_notification(resign({**sandbox.build_notification(payment), "trade_no": "P2026000000000000000"}))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_a_non_success_status_is_not_a_payment(payment, post_notification):
     post_notification(sandbox.build_notification(payment, status="CLOSED"))
 
-    assert_nothing_changed(payment)
+    assert_rejected_and_unchanged(payment)
 
 
 def test_the_notify_url_accepts_only_post(client, db):
