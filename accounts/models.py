@@ -70,6 +70,7 @@ class WalletEntry(models.Model):
         CREDIT = "credit", _("Credit by staff")
         PAYMENT = "payment", _("Order payment")
         REFUND = "refund", _("Refund")
+        TOPUP = "topup", _("Top-up")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

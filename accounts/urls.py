@@ -6,4 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("wallet/", views.wallet, name="wallet"),
+    path("wallet/top-up/", views.topup, name="topup"),
 ]

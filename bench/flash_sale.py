@@ -23,7 +23,8 @@ CODES = 100
 PRICE = "30.00"
 TIME_CAP = 120  # seconds for the whole sale; buyers still waiting then count as errors
 REQUEST_TIMEOUT = 100
-CASHIER = re.compile(r"/payments/sandbox/pay/([^/]+)/$")
+# Checkout sends the shopper to our payment page, named by the trade number.
+PAYMENT_PAGE = re.compile(r"/payments/pay/([^/]+)/$")
 
 
 @dataclass
@@ -71,7 +72,7 @@ def buy(port: int, sku, n: int, barrier: threading.Barrier, outcome: Outcome) ->
     }
     checkout = shopper.post("/orders/new/", form)
     outcome.checkout_ms = checkout.ms
-    cashier = CASHIER.search(checkout.location) if checkout.status == 302 else None
+    cashier = PAYMENT_PAGE.search(checkout.location) if checkout.status == 302 else None
     if checkout.status == 400:
         outcome.result = "out_of_stock"
         return

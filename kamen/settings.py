@@ -8,6 +8,7 @@ Celery broker. KAMEN_ENV=production refuses to start without its secrets.
 import base64
 import hashlib
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -232,13 +233,36 @@ ALIPAY_APP_PRIVATE_KEY = _pem("ALIPAY_APP_PRIVATE_KEY")
 ALIPAY_PUBLIC_KEY = _pem("ALIPAY_PUBLIC_KEY")
 ALIPAY_SERVER_URL = env("ALIPAY_SERVER_URL", default="https://openapi.alipay.com/gateway.do")
 
+# 微信支付 APIv3: public-key mode (WECHATPAY_PUBLIC_KEY + _ID, newer merchants) or platform-certificate
+# mode (WECHATPAY_CERT_DIR holding the platform certificates). Off until WECHATPAY_ENABLED.
+WECHATPAY_ENABLED = env.bool("WECHATPAY_ENABLED", default=False)
+WECHATPAY_MCHID = env("WECHATPAY_MCHID", default="")
+WECHATPAY_APPID = env("WECHATPAY_APPID", default="")
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO", default="")  # our merchant API certificate
+WECHATPAY_PRIVATE_KEY = _pem("WECHATPAY_PRIVATE_KEY")  # PKCS#8 (BEGIN PRIVATE KEY)
+WECHATPAY_PUBLIC_KEY = _pem("WECHATPAY_PUBLIC_KEY")
+WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID", default="")
+WECHATPAY_CERT_DIR = env("WECHATPAY_CERT_DIR", default="")
+# H5 payment (phone browsers outside WeChat) needs its own approval from WeChat Pay.
+WECHATPAY_H5_ENABLED = env.bool("WECHATPAY_H5_ENABLED", default=False)
+
 PAYMENT_PROVIDERS = [
     *(["payments.providers.sandbox.SandboxProvider"] if SANDBOX_PAYMENTS_ENABLED else []),
     *(["payments.providers.alipay.AlipayProvider"] if ALIPAY_ENABLED else []),
+    *(["payments.providers.wechat.WeChatPayProvider"] if WECHATPAY_ENABLED else []),
     "payments.providers.balance.BalanceProvider",
 ]
 # Notifications older than this are refused as stale.
 PAYMENT_NOTIFICATION_MAX_AGE = timedelta(minutes=5)
+# Lost notifications: pending gateway payments are queried from this long after they start until
+# this long after they expire; an expired trade is closed at the gateway in the same pass.
+PAYMENT_QUERY_AFTER = timedelta(seconds=env.int("PAYMENT_QUERY_AFTER_SECONDS", default=120))
+PAYMENT_QUERY_UNTIL_AFTER_EXPIRY = timedelta(minutes=env.int("PAYMENT_QUERY_UNTIL_AFTER_EXPIRY_MINUTES", default=30))
+# A wallet top-up is open for payment this long.
+TOPUP_MINUTES = env.int("TOPUP_MINUTES", default=15)
+TOPUP_MIN = Decimal(env("TOPUP_MIN", default="1.00"))
+TOPUP_MAX = Decimal(env("TOPUP_MAX", default="5000.00"))
 
 # ---------------------------------------------------------------------------------------------------
 # Celery
@@ -262,6 +286,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 30.0},
     "sweep-undelivered-orders": {"task": "orders.tasks.sweep_undelivered_orders_task", "schedule": 30.0},
+    "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": 60.0},
+    "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
 }
 
 # ---------------------------------------------------------------------------------------------------

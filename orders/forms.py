@@ -42,3 +42,12 @@ class LookupForm(forms.Form):
     number = forms.CharField(label=_("Order number"), max_length=32)
     contact_email = forms.EmailField(label=_("Contact e-mail"))
     lookup_password = forms.CharField(label=_("Lookup password"), max_length=64, widget=forms.PasswordInput)
+
+
+class RefundRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why do you want a refund?"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example: the code does not work, or it was bought by mistake. Staff reply on this page."),
+    )

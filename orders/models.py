@@ -32,6 +32,11 @@ class Order(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
 
+    class RefundStatus(models.TextChoices):
+        NONE = "", _("Not refunded")
+        PARTLY = "partly_refunded", _("Partly refunded")
+        FULL = "refunded", _("Refunded")
+
     number = models.CharField(_("order number"), max_length=32, unique=True, default=new_order_number)
     # The secret in a guest's order link; never shown to anyone but the buyer.
     access_token = models.CharField(max_length=64, default=new_access_token, editable=False)
@@ -55,6 +60,11 @@ class Order(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
     )
+    # Refunds are their own axis beside the delivery status: a delivered order can be refunded.
+    refund_status = models.CharField(
+        _("refund"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.NONE, blank=True
+    )
+    refunded = MoneyField(_("refunded"), max_digits=14, decimal_places=2, default_currency="CNY", default=0)
     # Why the order sits in the staff queue (stock short after a late payment, supplier error, ...).
     abnormal_reason = models.CharField(_("abnormal reason"), max_length=300, blank=True)
     # What staff delivered by hand, encrypted like card codes.
@@ -106,9 +116,10 @@ TRANSITIONS: dict[str, set[str]] = {
     S.PENDING_PAYMENT: {S.PAID, S.CANCELLED, S.EXPIRED},
     S.EXPIRED: {S.PAID},
     S.CANCELLED: {S.PAID},
-    S.PAID: {S.DELIVERED, S.DELIVERY_FAILED, S.AWAITING_MANUAL},
-    S.AWAITING_MANUAL: {S.DELIVERED},
-    S.DELIVERY_FAILED: {S.DELIVERED},
+    # An undelivered order refunded in full is cancelled instead of delivered.
+    S.PAID: {S.DELIVERED, S.DELIVERY_FAILED, S.AWAITING_MANUAL, S.CANCELLED},
+    S.AWAITING_MANUAL: {S.DELIVERED, S.CANCELLED},
+    S.DELIVERY_FAILED: {S.DELIVERED, S.CANCELLED},
     S.DELIVERED: set(),
 }
 

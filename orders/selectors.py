@@ -68,8 +68,10 @@ def delivered_codes(order: Order) -> list[dict[str, str]]:
     """Plaintext codes of a delivered order, for its buyer's eyes only (callers check access first)."""
     if order.status != Order.Status.DELIVERED:
         return []
-    codes = CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).order_by("id")
-    return [{"card_no": code.card_no, "secret": code.secret} for code in codes]
+    codes = CardCode.objects.filter(order=order, status__in=[CardCode.Status.SOLD, CardCode.Status.VOID]).order_by("id")
+    return [
+        {"card_no": code.card_no, "secret": code.secret, "void": code.status == CardCode.Status.VOID} for code in codes
+    ]
 
 
 def orders_of_user(user: User, *, page: int) -> Page:

@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from djmoney.money import Money
 
 from accounts.models import User
 from catalog import crypto, pricing
@@ -69,6 +70,13 @@ def transition(order: Order, to_status: str, *, actor: User | None = None, event
         order=order, type=event or to_status, from_status=from_status, to_status=to_status, actor=actor, data=data
     )
     return order
+
+
+def record_event(order: Order, event: str, *, actor: User | None = None, **data) -> OrderEvent:
+    """Record something that happened to an order without moving its status (refund requests, ...)."""
+    return OrderEvent.objects.create(
+        order=order, type=event, from_status=order.status, to_status=order.status, actor=actor, data=data
+    )
 
 
 def _locked(order_id: int) -> Order:
@@ -271,6 +279,34 @@ def _notify_delivered(order_id: int) -> None:
     from .tasks import send_delivery_email_task
 
     send_delivery_email_task.delay(order_id)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Refunds
+# ---------------------------------------------------------------------------------------------------
+UNDELIVERED = (Order.Status.PAID, Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
+
+
+def record_refund(order: Order, *, amount: Money, refund_no: str, actor: User | None, void_codes: bool) -> Order:
+    """Called by payments once a refund has moved money, in its transaction, with the order locked.
+
+    Adds to the refunded total and sets the refund status. Delivered codes are voided only when
+    staff decided so: a refund alone never takes back what the buyer already holds.
+    """
+    order.refunded = order.refunded + amount
+    order.refund_status = (
+        Order.RefundStatus.FULL if order.refunded.amount >= order.total.amount else Order.RefundStatus.PARTLY
+    )
+    order.save(update_fields=["refunded", "refund_status"])
+    voided = 0
+    if void_codes:
+        voided = CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).update(status=CardCode.Status.VOID)
+    record_event(order, "refunded", actor=actor, refund=refund_no, amount=str(amount.amount), voided_codes=voided)
+    if order.refund_status == Order.RefundStatus.FULL and order.status in UNDELIVERED:
+        # Refunded in full before delivery: nothing is delivered any more and held codes go back on sale.
+        transition(order, Order.Status.CANCELLED, actor=actor, event="cancelled_refunded")
+        release_codes(order)
+    return order
 
 
 # ---------------------------------------------------------------------------------------------------

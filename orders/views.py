@@ -10,10 +10,12 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts.services import InsufficientBalance
 from catalog import selectors as catalog_selectors
+from payments import services as payment_services
+from payments.models import Payment, Refund
 from payments.providers import available_providers, get_provider
 
 from . import selectors, services
-from .forms import CheckoutForm, LookupForm
+from .forms import CheckoutForm, LookupForm, RefundRequestForm
 from .models import Order
 
 
@@ -52,6 +54,9 @@ def place(request: HttpRequest) -> HttpResponse:
 
 def _start_payment(request: HttpRequest, payment) -> HttpResponse:
     provider = get_provider(payment.provider)
+    if provider.resumable:
+        # Gateways are started on our payment page, which the shopper can come back to.
+        return redirect("payments:checkout", payment.trade_no)
     try:
         action = provider.start(payment, request=request)
     except InsufficientBalance:
@@ -82,6 +87,14 @@ def status(request: HttpRequest, number: str) -> JsonResponse:
 
 def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
     payment = order.payments.order_by("-id").first()
+    provider = get_provider(payment.provider) if payment else None
+    refunds = list(order.refunds.order_by("id"))
+    can_pay = (
+        order.status == Order.Status.PENDING_PAYMENT
+        and payment.state == Payment.State.PENDING
+        and provider is not None
+        and provider.resumable
+    )
     response = render(
         request,
         "orders/detail.html",
@@ -90,12 +103,43 @@ def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
             "payment": payment,
             "codes": selectors.delivered_codes(order),
             "waiting": order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID),
-            "sandbox": settings.SANDBOX_PAYMENTS_ENABLED and payment is not None and payment.provider == "sandbox",
+            "can_pay": can_pay,
+            "refunds": refunds,
+            "refund_form": RefundRequestForm() if _may_request_refund(order, payment, refunds) else None,
         },
     )
     # Codes are for this buyer only: never kept by a shared cache or the browser's history cache.
     response["Cache-Control"] = "no-store, private"
     return response
+
+
+def _may_request_refund(order: Order, payment, refunds) -> bool:
+    """The buyer may ask for a refund of a paid order with money left to refund and no request open."""
+    return (
+        payment is not None
+        and payment.state == Payment.State.CONFIRMED
+        and order.refund_status != Order.RefundStatus.FULL
+        and order.status
+        in (Order.Status.PAID, Order.Status.AWAITING_MANUAL, Order.Status.DELIVERED, Order.Status.DELIVERY_FAILED)
+        and not any(refund.state in Refund.OPEN_FOR_BUYER for refund in refunds)
+    )
+
+
+@require_POST
+def request_refund(request: HttpRequest, number: str) -> HttpResponse:
+    """The buyer asks for a refund; staff approve or decline it in admin."""
+    order = selectors.get_order_for_viewer(request, number)
+    form = RefundRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["reason"][0])
+        return redirect(order.get_absolute_url())
+    try:
+        payment_services.request_refund(order, user=_user(request), reason=form.cleaned_data["reason"])
+    except payment_services.RefundError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Your refund request was sent. Staff will reply on this page."))
+    return redirect(order.get_absolute_url())
 
 
 @require_POST

@@ -1,6 +1,8 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
@@ -11,24 +13,51 @@ def new_trade_no() -> str:
     return f"P{timezone.localdate():%Y%m%d}{secrets.randbits(64):020d}"
 
 
+def new_refund_no() -> str:
+    """Our refund number, sent to the gateway as the refund's idempotency key."""
+    return f"R{timezone.localdate():%Y%m%d}{secrets.randbits(64):020d}"
+
+
 class Payment(models.Model):
-    """One attempt to pay an order through one provider. An order is paid by a confirmed payment."""
+    """One attempt to pay through one provider: for an order, or to top up a wallet (充值).
+
+    An order is paid by a confirmed payment; a confirmed top-up is credited to `user`'s wallet.
+    """
 
     class State(models.TextChoices):
         CREATED = "created", _("Created")
         PENDING = "pending", _("Waiting for the gateway")
         CONFIRMED = "confirmed", _("Confirmed")
         FAILED = "failed", _("Failed")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", _("Closed unpaid")
 
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payments")
+    class Purpose(models.TextChoices):
+        ORDER = "order", _("Order")
+        TOPUP = "topup", _("Wallet top-up")
+
+    purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices, default=Purpose.ORDER)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    # The account a top-up credits.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="topups",
+        verbose_name=_("account"),
+    )
     provider = models.CharField(_("provider"), max_length=32)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     trade_no = models.CharField(_("our trade number"), max_length=40, unique=True, default=new_trade_no)
     gateway_trade_no = models.CharField(_("gateway trade number"), max_length=64, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.CREATED)
+    # What the gateway gave us to draw as a QR code; kept so reopening the page asks the gateway once.
+    qr_content = models.CharField(max_length=512, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # After this the trade is closed at the gateway (the order's codes are no longer held).
+    expires_at = models.DateTimeField(_("pay before"), default=timezone.now)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -42,10 +71,84 @@ class Payment(models.Model):
                 name="payment_gateway_trade_once",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(purpose="order", order__isnull=False)
+                | models.Q(purpose="topup", order__isnull=True, user__isnull=False),
+                name="payment_pays_an_order_or_a_topup",
+            ),
         ]
+        indexes = [models.Index(fields=["state", "provider", "created_at"], name="payment_reconcile")]
 
     def __str__(self) -> str:
         return self.trade_no
+
+    def get_absolute_url(self) -> str:
+        """Where the shopper follows this payment: the order page, or the wallet for a top-up."""
+        if self.order_id:
+            return self.order.get_absolute_url()
+        return reverse("accounts:wallet")
+
+    @property
+    def is_topup(self) -> bool:
+        return self.purpose == self.Purpose.TOPUP
+
+
+class Refund(models.Model):
+    """Money going back for a paid order: a row of its own with its own state.
+
+    `refund_no` is the gateway's idempotency key (Alipay out_request_no, WeChat out_refund_no), so
+    sending the same refund twice never moves money twice.
+    """
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Requested by the buyer")
+        PENDING = "pending", _("Approved, sending")
+        PROCESSING = "processing", _("Processing at the gateway")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed")
+        DECLINED = "declined", _("Declined")
+
+    class Destination(models.TextChoices):
+        ORIGINAL = "original", _("Back to the original payment")
+        WALLET = "wallet", _("To the wallet balance")
+
+    #: States whose amount counts against what is left to refund.
+    HOLDING = (State.REQUESTED, State.PENDING, State.PROCESSING, State.SUCCEEDED)
+    #: States in which the buyer waits and may not ask again.
+    OPEN_FOR_BUYER = (State.REQUESTED, State.PENDING, State.PROCESSING)
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    refund_no = models.CharField(_("refund number"), max_length=40, unique=True, default=new_refund_no)
+    amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
+    destination = models.CharField(
+        _("refund to"), max_length=16, choices=Destination.choices, default=Destination.ORIGINAL
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, db_index=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # Staff decide whether the delivered codes are withdrawn; a refund alone never voids them.
+    void_codes = models.BooleanField(_("void delivered codes"), default=False)
+    staff_note = models.CharField(_("staff note"), max_length=300, blank=True)
+    gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
+    message = models.CharField(_("gateway message"), max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.refund_no
 
 
 class PaymentNotification(models.Model):
@@ -54,6 +157,7 @@ class PaymentNotification(models.Model):
     class Result(models.TextChoices):
         CONFIRMED = "confirmed", _("Confirmed the payment")
         DUPLICATE = "duplicate", _("Already confirmed, nothing changed")
+        REFUND = "refund", _("Refund notification")
         REJECTED = "rejected", _("Rejected")
         ERROR = "error", _("Error while handling")
 

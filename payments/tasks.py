@@ -4,6 +4,7 @@ import urllib.request
 
 from celery import shared_task
 
+from . import services
 from .models import Payment
 from .providers import sandbox
 
@@ -26,3 +27,19 @@ def send_sandbox_notification_task(self, payment_id: int, notify_url: str) -> in
     if answer != "success":
         raise self.retry(exc=RuntimeError(f"notify answered {answer!r}"))
     return response.status
+
+
+@shared_task(acks_late=True)
+def execute_refund_task(refund_id: int) -> str:
+    """Send one approved refund; an unknown outcome leaves it pending for sync_processing_refunds_task."""
+    return services.execute_refund(refund_id).state
+
+
+@shared_task
+def reconcile_payments_task() -> dict[str, int]:
+    return services.reconcile_pending_payments().outcomes
+
+
+@shared_task
+def sync_processing_refunds_task() -> int:
+    return services.sync_processing_refunds()

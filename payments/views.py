@@ -1,17 +1,26 @@
+import logging
+
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from orders.models import Order
+
 from . import services
 from .models import Payment
 from .providers import get_provider
+from .providers.base import GatewayError, is_phone_browser
+from .qr import qr_data_uri
 from .selectors import get_payment_for_viewer
 from .tasks import send_sandbox_notification_task
+
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
@@ -22,8 +31,61 @@ def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
     if provider is None:
         raise Http404
     record = services.handle_notification(provider, request)
-    accepted = record.result in (record.Result.CONFIRMED, record.Result.DUPLICATE)
+    accepted = record.result in (record.Result.CONFIRMED, record.Result.DUPLICATE, record.Result.REFUND)
     return provider.notification_response(accepted=accepted, message=record.message)
+
+
+def _payable(payment: Payment) -> bool:
+    if payment.state != Payment.State.PENDING or payment.expires_at <= timezone.now():
+        return False
+    return payment.order is None or payment.order.status == Order.Status.PENDING_PAYMENT
+
+
+def checkout(request: HttpRequest, trade_no: str) -> HttpResponse:
+    """Our payment page (收银台): the gateway's QR code, or a redirect to the gateway's own page.
+
+    Shown after checkout, from the order page's "Pay now" and for wallet top-ups. It only starts a
+    gateway trade (safe to repeat); nothing is paid here, and it confirms nothing.
+    """
+    payment = get_payment_for_viewer(request, trade_no)
+    provider = get_provider(payment.provider)
+    if provider is None or not provider.resumable:
+        raise Http404
+    if not _payable(payment):
+        return redirect(payment.get_absolute_url())
+    try:
+        action = services.start_payment(payment, request=request)
+    except GatewayError:
+        logger.exception("payment %s could not be started at %s", payment.trade_no, payment.provider)
+        return render(request, "payments/checkout.html", _checkout_context(payment, provider, request), status=503)
+    if action.kind != "qr":
+        return redirect(action.url)
+    context = {
+        **_checkout_context(payment, provider, request),
+        "qr_image": qr_data_uri(action.qr_content),
+        "web_url": action.url,
+    }
+    response = render(request, "payments/checkout.html", context)
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _checkout_context(payment: Payment, provider, request: HttpRequest) -> dict:
+    return {
+        "payment": payment,
+        "order": payment.order,
+        "provider": provider,
+        "phone": is_phone_browser(request),
+        "status_url": reverse("payments:status", args=[payment.trade_no]),
+    }
+
+
+def status(request: HttpRequest, trade_no: str) -> JsonResponse:
+    """Polled by the payment page until the payment is confirmed or closed."""
+    payment = get_payment_for_viewer(request, trade_no)
+    return JsonResponse(
+        {"state": payment.state, "waiting": payment.state == Payment.State.PENDING, "next": payment.get_absolute_url()}
+    )
 
 
 def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
@@ -49,5 +111,8 @@ def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
         send_sandbox_notification_task.delay(payment.pk, notify_url)
         payment.refresh_from_db(fields=["state"])
         if payment.state != Payment.State.CONFIRMED:  # the gateway has not called back yet
-            messages.success(request, _("Payment sent. Your codes will appear here in a moment."))
-    return redirect(payment.order.get_absolute_url())
+            if payment.is_topup:
+                messages.success(request, _("Payment sent. Your balance will update in a moment."))
+            else:
+                messages.success(request, _("Payment sent. Your codes will appear here in a moment."))
+    return redirect(payment.get_absolute_url())

@@ -206,7 +206,7 @@ def test_a_pending_order_offers_the_cashier_a_deadline_and_cancel(client, sku):
     html = page_text(client, order.get_absolute_url())
 
     assert "待支付" in html and "去支付" in html
-    assert reverse("payments:sandbox", args=[payment.trade_no]) in html
+    assert reverse("payments:checkout", args=[payment.trade_no]) in html
     assert reverse("orders:cancel", args=[order.number]) in html
     assert reverse("orders:status", args=[order.number]) in html
     assert '<meta http-equiv="refresh" content="5">' in html

@@ -11,6 +11,9 @@ class BalanceProvider(BasePaymentProvider):
     verbose_name = _("Wallet balance")
     requires_login = True
 
+    def status_lines(self) -> list[str]:
+        return ["pays from the buyer's wallet ledger; refunds go back to the wallet"]
+
     def start(self, payment, *, request: HttpRequest) -> PaymentAction:
         from payments.services import pay_with_balance
 

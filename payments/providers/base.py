@@ -3,10 +3,14 @@
 A provider is a class named by dotted path in settings.PAYMENT_PROVIDERS. Checkout calls `start` to
 send the shopper on; the gateway's server calls back at /payments/<code>/notify/, where
 `parse_notification` verifies everything before anything is believed; `payments.services` does the
-rest (storing the notification, confirming the payment exactly once).
+rest (storing the notification, confirming the payment exactly once, refunds, reconciliation).
+
+Gateway providers also answer `query` (the beat job asks about payments whose notification never
+came), `close` (an expired order's trade is closed so it cannot be paid any more) and `refund`.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -14,11 +18,24 @@ from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from payments.models import Payment
+    from payments.models import Payment, Refund
+
+
+PHONE_MARKERS = ("Mobile", "Android", "iPhone")
+
+
+def is_phone_browser(request: HttpRequest) -> bool:
+    """Whether the shopper is on a phone: gateways have a separate phone-browser flow (wap / H5)."""
+    user_agent = request.headers.get("User-Agent", "")
+    return any(marker in user_agent for marker in PHONE_MARKERS)
 
 
 class NotificationRejected(Exception):
     """The notification is forged, tampered, stale or malformed; it changes nothing."""
+
+
+class GatewayError(Exception):
+    """A call to the gateway failed or was refused; nothing changed on our side. Safe to try again."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,8 @@ class PaymentAction:
     """What the shopper's browser does after checkout.
 
     kind "redirect": go to `url` (a gateway page, or our own sandbox page);
-    kind "qr": show `qr_content` as a QR code on our page and poll the order;
+    kind "qr": show `qr_content` as a QR code on our payment page and poll the payment; `url`, if
+      set, is a second way to pay in this browser (Alipay page / wap pay, WeChat H5);
     kind "done": nothing to wait for (paid from the wallet), go to `url`.
     """
 
@@ -37,11 +55,49 @@ class PaymentAction:
 
 @dataclass(frozen=True)
 class VerifiedNotification:
-    """What a verified notification says happened, in our own terms."""
+    """A verified notification that a payment of ours was paid, in our own terms."""
 
     trade_no: str
     amount: Decimal
     gateway_trade_no: str
+
+
+@dataclass(frozen=True)
+class VerifiedRefundNotification:
+    """A verified notification about a refund. It never confirms a payment.
+
+    `refund_no` is our refund's idempotency key as the gateway echoes it ("" if it does not);
+    `succeeded` is True only when the money has gone back, False when the gateway gave up.
+    """
+
+    trade_no: str
+    refund_no: str
+    succeeded: bool
+    gateway_refund_id: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TradeStatus:
+    """What a gateway query says about one of our trades.
+
+    state "paid": the money was taken (`amount`, `gateway_trade_no` are set);
+    state "waiting": not paid yet, or the shopper has not opened it yet; ask again later;
+    state "closed": closed or never to be paid; nothing more will happen to it.
+    """
+
+    state: str
+    amount: Decimal | None = None
+    gateway_trade_no: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What the gateway said about a refund: "succeeded" (money moved), "processing" or "failed"."""
+
+    state: str
+    gateway_refund_id: str = ""
+    message: str = ""
 
 
 class BasePaymentProvider:
@@ -53,25 +109,38 @@ class BasePaymentProvider:
     verbose_name: str = ""
     #: Whether this provider needs a signed-in user (wallet payments do).
     requires_login: bool = False
+    #: Whether a shopper can come back to pay later (the order page's "Pay now"), and top up with it.
+    resumable: bool = False
+    #: Whether the beat job queries and closes this provider's pending trades.
+    reconciles: bool = False
+    #: The gateway refuses to close a trade younger than this.
+    close_not_before: timedelta = timedelta(0)
 
     def is_available(self, *, user: "User | None") -> bool:
         """Whether this provider may be offered to `user` (None for a guest) right now."""
         return not self.requires_login or user is not None
 
+    def status_lines(self) -> list[str]:
+        """Short facts for staff about how this provider is set up (mode, ids); never secrets."""
+        return []
+
     def start(self, payment: "Payment", *, request: HttpRequest) -> PaymentAction:
         """Begin paying `payment`: build the gateway redirect, QR content or pay at once.
 
-        Must not mark anything paid unless the money has certainly moved (wallet payments); every
-        other provider waits for `parse_notification` or a gateway query.
+        Called at checkout and again whenever a shopper reopens the payment page, so it must name
+        the same gateway trade each time. Must not mark anything paid unless the money has
+        certainly moved (wallet payments); every other provider waits for `parse_notification`
+        or `query`. Raises GatewayError when the gateway cannot be reached.
         """
         raise NotImplementedError
 
-    def parse_notification(self, request: HttpRequest) -> VerifiedNotification:
+    def parse_notification(self, request: HttpRequest) -> VerifiedNotification | VerifiedRefundNotification:
         """Verify an incoming notification completely or raise NotificationRejected.
 
         Checks: signature with our configured key (an empty key never verifies), our app / merchant
         id, single-valued well-formed parameters, freshness, a success status. The amount is returned
-        for `confirm_payment` to compare exactly with the payment.
+        for `confirm_payment` to compare exactly with the payment. Refund notifications come back as
+        VerifiedRefundNotification and are never taken for a payment.
         """
         raise NotificationRejected("this provider receives no notifications")
 
@@ -80,3 +149,26 @@ class BasePaymentProvider:
         if accepted:
             return HttpResponse("success", content_type="text/plain")
         return HttpResponse("fail", status=400, content_type="text/plain")
+
+    def query(self, payment: "Payment") -> TradeStatus:
+        """Ask the gateway whether `payment` was paid. Raises GatewayError when it cannot tell."""
+        raise NotImplementedError
+
+    def close(self, payment: "Payment") -> None:
+        """Close the gateway trade so it can no longer be paid. A trade that never reached the
+        gateway counts as closed. Raises GatewayError otherwise (for one, when it was paid meanwhile).
+        """
+        raise NotImplementedError
+
+    def refund(self, refund: "Refund") -> RefundResult:
+        """Send `refund` back to the payer's original account, keyed by `refund.refund_no`.
+
+        Sending the same refund again must never move money twice: gateways treat the refund number
+        as an idempotency key. "succeeded" only when money has moved; raises GatewayError when the
+        outcome is unknown (timeout), so the caller may ask again with the same number.
+        """
+        raise NotImplementedError
+
+    def query_refund(self, refund: "Refund") -> RefundResult:
+        """Ask the gateway how a "processing" refund ended. Raises GatewayError when it cannot tell."""
+        raise NotImplementedError

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kamen.money import parse_yuan
 
-from .base import BasePaymentProvider, NotificationRejected, PaymentAction, VerifiedNotification
+from .base import BasePaymentProvider, NotificationRejected, PaymentAction, RefundResult, VerifiedNotification
 
 REQUIRED = ("trade_no", "total_amount", "gateway_trade_no", "trade_status", "timestamp", "notify_id", "sign")
 
@@ -44,6 +44,10 @@ def build_notification(payment, *, status: str = "SUCCESS") -> dict[str, str]:
 class SandboxProvider(BasePaymentProvider):
     code = "sandbox"
     verbose_name = _("Sandbox payment (test)")
+    resumable = True
+
+    def status_lines(self) -> list[str]:
+        return ["test gateway: no real money moves; off in production"]
 
     def is_available(self, *, user) -> bool:
         return settings.SANDBOX_PAYMENTS_ENABLED
@@ -80,3 +84,10 @@ class SandboxProvider(BasePaymentProvider):
         return VerifiedNotification(
             trade_no=params["trade_no"], amount=amount, gateway_trade_no=params["gateway_trade_no"]
         )
+
+    def refund(self, refund) -> RefundResult:
+        """The test gateway refunds at once; the refund number stands in for its refund id."""
+        return RefundResult(state="succeeded", gateway_refund_id=f"SBX{refund.refund_no}")
+
+    def query_refund(self, refund) -> RefundResult:
+        return RefundResult(state="succeeded", gateway_refund_id=f"SBX{refund.refund_no}")

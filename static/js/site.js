@@ -246,6 +246,43 @@
     setTimeout(poll, 2000);
   }
 
+  /* ---------------------------------------------------------------- payment page: move on once paid */
+  function setupPaymentPolling(node) {
+    var url = node.getAttribute("data-payment-poll");
+    var started = Date.now();
+    function delay() {
+      return Date.now() - started < 10 * 60 * 1000 ? 2000 : 10000;
+    }
+    function poll() {
+      if (document.hidden) {
+        setTimeout(poll, delay());
+        return;
+      }
+      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          if (data.waiting) {
+            setTimeout(poll, delay());
+            return;
+          }
+          var waiting = node.querySelector("[data-pay-status]");
+          var done = node.querySelector("[data-pay-done]");
+          if (data.state === "confirmed" && done) {
+            if (waiting) waiting.hidden = true;
+            done.hidden = false;
+          }
+          setTimeout(function () { window.location.assign(data.next); }, 800);
+        })
+        .catch(function () {
+          setTimeout(poll, Math.max(delay(), 5000));
+        });
+    }
+    setTimeout(poll, 2000);
+  }
+
   /* ---------------------------------------------------------------- a refused form: show why */
   function revealFirstError() {
     var error = document.querySelector(".form-alert, .field-error");
@@ -258,5 +295,6 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-buy-form]"), setupBuyForm);
   Array.prototype.forEach.call(document.querySelectorAll("[data-countdown]"), setupCountdown);
   Array.prototype.forEach.call(document.querySelectorAll("[data-order-poll]"), setupPolling);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-payment-poll]"), setupPaymentPolling);
   revealFirstError();
 })();

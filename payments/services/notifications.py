@@ -1,0 +1,67 @@
+"""Gateway notifications: stored before they are believed, verified, then acted on exactly once."""
+
+import logging
+
+from django.http import HttpRequest
+
+from ..models import Payment, PaymentNotification
+from ..providers.base import BasePaymentProvider, NotificationRejected, VerifiedRefundNotification
+from .payments import PaymentMismatch, confirm_payment
+from .refunds import record_refund_notification
+
+logger = logging.getLogger("payments.services")
+
+
+def _store_notification(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
+    return PaymentNotification.objects.create(
+        provider=provider.code,
+        headers=headers,
+        body=request.body.decode("utf-8", errors="replace"),
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+    )
+
+
+def _our_payment(trade_no: str, provider: BasePaymentProvider) -> Payment:
+    payment = Payment.objects.filter(trade_no=trade_no).only("pk", "provider").first()
+    if payment is None:
+        raise NotificationRejected(f"unknown trade number {trade_no!r}")
+    if payment.provider != provider.code:
+        raise NotificationRejected(f"trade {trade_no} belongs to {payment.provider}")
+    return payment
+
+
+def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
+    """Store a gateway notification, verify it, and apply what it proves: a payment or a refund.
+
+    The stored row says what came of it; a rejected notification changes nothing else. A refund
+    notification never confirms a payment.
+    """
+    record = _store_notification(provider, request)
+    try:
+        verified = provider.parse_notification(request)
+        payment = _our_payment(verified.trade_no, provider)
+        record.payment_id = payment.pk
+        record.verified = True
+        if isinstance(verified, VerifiedRefundNotification):
+            record.result = PaymentNotification.Result.REFUND
+            record.message = record_refund_notification(verified, payment=payment)[:300]
+        else:
+            confirmation = confirm_payment(
+                payment.pk, amount=verified.amount, gateway_trade_no=verified.gateway_trade_no, provider=provider.code
+            )
+            record.result = (
+                PaymentNotification.Result.CONFIRMED
+                if confirmation.newly_confirmed
+                else PaymentNotification.Result.DUPLICATE
+            )
+    except (NotificationRejected, PaymentMismatch) as rejected:
+        record.result = PaymentNotification.Result.REJECTED
+        record.message = str(rejected)[:300]
+        logger.warning("%s notification %s rejected: %s", provider.code, record.pk, rejected)
+    except Exception as error:  # stored and answered as a failure, so the gateway sends it again
+        record.result = PaymentNotification.Result.ERROR
+        record.message = f"{type(error).__name__}: {error}"[:300]
+        logger.exception("%s notification %s failed", provider.code, record.pk)
+    record.save(update_fields=["payment", "verified", "result", "message"])
+    return record
