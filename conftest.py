@@ -7,7 +7,7 @@ from django.db import connection
 
 from kamen.testing import factories
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["kamen.testing.gateway"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from kamen.admin import ReadOnlyAdmin, ReadOnlyInline
 from kamen.templatetags.money import yuan
-from payments.models import Payment
+from payments.models import Payment, Refund
 
 from . import services
 from .forms_admin import ManualDeliveryForm
@@ -58,22 +58,46 @@ class OrderEventInline(ReadOnlyInline):
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("trade_no", "provider", "amount", "state", "gateway_trade_no", "created_at", "confirmed_at")
+    fields = ("trade_no", "provider", "amount", "state", "gateway_trade_no", "created_at", "confirmed_at", "closed_at")
     readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("refund_no", "amount", "destination", "state", "reason", "created_at", "completed_at")
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    """Every order, read-only: codes and the buyer's access secrets are never among the fields."""
+    """Every order, read-only: codes and the buyer's access secrets are never among the fields.
 
-    list_display = ("number", "product_title", "quantity", order_total, "status", "contact_email", "created_at")
-    list_filter = ("status", "payment_method", "created_at")
+    The Refund button leads to the refund form (needs `payments.add_refund`).
+    """
+
+    list_display = (
+        "number",
+        "product_title",
+        "quantity",
+        order_total,
+        "status",
+        "refund_status",
+        "contact_email",
+        "created_at",
+    )
+    list_filter = ("status", "refund_status", "payment_method", "created_at")
     search_fields = ("=number", "contact_email")
     search_help_text = gettext_lazy("An exact order number, or part of the contact e-mail.")
     date_hierarchy = "created_at"
-    fields = ORDER_FIELDS
-    readonly_fields = ORDER_FIELDS
-    inlines = (PaymentInline, OrderEventInline)
+    fields = (*ORDER_FIELDS, "refund_status", "refunded")
+    readonly_fields = fields
+    inlines = (PaymentInline, RefundInline, OrderEventInline)
+    change_form_template = "admin/orders/order/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_refund": request.user.has_perm("payments.add_refund")}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(StaffQueueOrder)

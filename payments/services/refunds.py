@@ -99,14 +99,23 @@ def create_refund(
     actor: User,
     reason: str = "",
     void_codes: bool = False,
+    refund_no: str = "",
 ) -> Refund:
-    """Staff refund an order fully or partly, to the original payment or the wallet; sent after commit."""
+    """Staff refund an order fully or partly, to the original payment or the wallet; sent after commit.
+
+    `refund_no`, when given (the admin form makes one per rendered form), makes a re-sent form
+    return the refund it already made instead of refunding twice.
+    """
     _check_destination(order, destination)
     with transaction.atomic():
         payment = _locked_paid_payment(order)
+        repeated = Refund.objects.filter(refund_no=refund_no, order=order).first() if refund_no else None
+        if repeated is not None:
+            return repeated
         _check_amount(amount, available=refundable_amount(payment))
         now = timezone.now()
         refund = Refund.objects.create(
+            **({"refund_no": refund_no} if refund_no else {}),
             payment=payment,
             order=order,
             amount=Money(amount, "CNY"),
