@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
@@ -92,6 +93,7 @@ def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
     can_pay = (
         order.status == Order.Status.PENDING_PAYMENT
         and payment.state == Payment.State.PENDING
+        and payment.expires_at > timezone.now()
         and provider is not None
         and provider.resumable
     )
