@@ -109,8 +109,10 @@ def create_refund(
     _check_destination(order, destination)
     with transaction.atomic():
         payment = _locked_paid_payment(order)
-        repeated = Refund.objects.filter(refund_no=refund_no, order=order).first() if refund_no else None
+        repeated = Refund.objects.filter(refund_no=refund_no).first() if refund_no else None
         if repeated is not None:
+            if repeated.order_id != order.pk:
+                raise RefundError(_("This refund form belongs to another order; open the form again."))
             return repeated
         _check_amount(amount, available=refundable_amount(payment))
         now = timezone.now()
@@ -289,10 +291,13 @@ def record_refund_notification(verified: VerifiedRefundNotification, *, payment:
         return f"no refund {verified.refund_no!r} of ours; nothing changed"
     with transaction.atomic():
         refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
-        # A failed refund can still have moved money (the gateway knows best): record the truth.
-        if refund.state not in (Refund.State.PENDING, Refund.State.PROCESSING, Refund.State.FAILED):
-            return f"refund {refund.refund_no} is {refund.state}; nothing changed"
         state = "succeeded" if verified.succeeded else "failed"
+        # A failed refund can still have moved money (the gateway knows best): a success is recorded.
+        settled = refund.state not in (Refund.State.PENDING, Refund.State.PROCESSING, Refund.State.FAILED)
+        if settled or (refund.state == Refund.State.FAILED and state == "failed"):
+            return f"refund {refund.refund_no} is {refund.state}; nothing changed"
+        if refund.state == Refund.State.FAILED:
+            logger.error("refund %s was marked failed but the gateway says it succeeded", refund.refund_no)
         _apply_result(refund, state, gateway_refund_id=verified.gateway_refund_id, message=verified.message)
     return f"refund {refund.refund_no} {state}"
 
