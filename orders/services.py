@@ -18,6 +18,7 @@ from catalog import crypto, pricing
 from catalog.cache import catalog_changed
 from catalog.models import CardCode, Sku
 from catalog.selectors import available_stock
+from kamen.tasks import enqueue
 
 from .models import TRANSITIONS, IllegalTransition, Order, OrderEvent
 
@@ -210,7 +211,7 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
 def _enqueue_delivery(order_id: int) -> None:
     from .tasks import deliver_order_task
 
-    deliver_order_task.delay(order_id)
+    enqueue(deliver_order_task, order_id)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def _fail_delivery(order: Order, reason: str) -> Order:
 def _notify_delivered(order_id: int) -> None:
     from .tasks import send_delivery_email_task
 
-    send_delivery_email_task.delay(order_id)
+    enqueue(send_delivery_email_task, order_id)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.db import transaction
 from django.http import HttpRequest
 
 from ..models import Payment, PaymentNotification
@@ -37,24 +38,18 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
     The stored row says what came of it; a rejected notification changes nothing else. A refund
     notification never confirms a payment.
     """
-    record = _store_notification(provider, request)
+    # One commit for the record and what it changed; the savepoint keeps the record when the change fails.
+    with transaction.atomic():
+        record = _store_notification(provider, request)
+        _apply(provider, request, record)
+        record.save(update_fields=["payment", "verified", "result", "message"])
+    return record
+
+
+def _apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:
     try:
-        verified = provider.parse_notification(request)
-        payment = _our_payment(verified.trade_no, provider)
-        record.payment_id = payment.pk
-        record.verified = True
-        if isinstance(verified, VerifiedRefundNotification):
-            record.result = PaymentNotification.Result.REFUND
-            record.message = record_refund_notification(verified, payment=payment)[:300]
-        else:
-            confirmation = confirm_payment(
-                payment.pk, amount=verified.amount, gateway_trade_no=verified.gateway_trade_no, provider=provider.code
-            )
-            record.result = (
-                PaymentNotification.Result.CONFIRMED
-                if confirmation.newly_confirmed
-                else PaymentNotification.Result.DUPLICATE
-            )
+        with transaction.atomic():
+            _verify_and_apply(provider, request, record)
     except (NotificationRejected, PaymentMismatch) as rejected:
         record.result = PaymentNotification.Result.REJECTED
         record.message = str(rejected)[:300]
@@ -63,5 +58,20 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
         record.result = PaymentNotification.Result.ERROR
         record.message = f"{type(error).__name__}: {error}"[:300]
         logger.exception("%s notification %s failed", provider.code, record.pk)
-    record.save(update_fields=["payment", "verified", "result", "message"])
-    return record
+
+
+def _verify_and_apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:
+    verified = provider.parse_notification(request)
+    payment = _our_payment(verified.trade_no, provider)
+    record.payment_id = payment.pk
+    record.verified = True
+    if isinstance(verified, VerifiedRefundNotification):
+        record.result = PaymentNotification.Result.REFUND
+        record.message = record_refund_notification(verified, payment=payment)[:300]
+        return
+    confirmation = confirm_payment(
+        payment.pk, amount=verified.amount, gateway_trade_no=verified.gateway_trade_no, provider=provider.code
+    )
+    record.result = (
+        PaymentNotification.Result.CONFIRMED if confirmation.newly_confirmed else PaymentNotification.Result.DUPLICATE
+    )

@@ -18,6 +18,7 @@ from djmoney.money import Money
 from accounts import services as wallet_services
 from accounts.models import User, WalletEntry
 from kamen.money import round_fen
+from kamen.tasks import enqueue
 from orders import services as order_services
 from orders.models import Order
 
@@ -201,7 +202,7 @@ def _decide(refund: Refund, state: str, *, actor: User, fields: list[str]) -> No
 def _enqueue(refund_id: int) -> None:
     from ..tasks import execute_refund_task
 
-    execute_refund_task.delay(refund_id)
+    enqueue(execute_refund_task, refund_id)
 
 
 def execute_refund(refund_id: int) -> Refund:

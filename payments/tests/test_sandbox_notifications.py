@@ -4,11 +4,14 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from catalog.models import CardCode
 from kamen.testing.notifications import assert_rejected_and_unchanged, post_form
 from orders import services as order_services
 from orders.models import Order
+from orders.tasks import deliver_order_task
 from payments.models import Payment, PaymentNotification
 from payments.providers import sandbox
 
@@ -32,8 +35,6 @@ def post_notification(client, django_capture_on_commit_callbacks):
 
 
 def resign(params, key=None):
-    from django.conf import settings
-
     params = dict(params)
     params["sign"] = sandbox.sign(params, settings.SANDBOX_SIGNING_KEY if key is None else key)
     return params
@@ -161,3 +162,26 @@ def test_a_non_success_status_is_not_a_payment(payment, post_notification):
 def test_the_notify_url_accepts_only_post(client, db):
     assert client.get(NOTIFY_URL).status_code == 405
     assert not PaymentNotification.objects.exists()
+
+
+def test_a_broker_outage_does_not_turn_a_confirmed_payment_into_a_failure(payment, post_notification, monkeypatch):
+    # given the broker cannot be reached when the delivery task is sent
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(deliver_order_task, "delay", unreachable)
+
+    # when a genuine notification arrives
+    response = post_notification(sandbox.build_notification(payment))
+
+    # then the gateway is told "success" (the payment is confirmed) and the order waits for the sweeper
+    assert response.content == b"success"
+    assert PaymentNotification.objects.get().result == PaymentNotification.Result.CONFIRMED
+    order = Order.objects.get(pk=payment.order_id)
+    assert order.status == Order.Status.PAID
+
+    # and once the broker is back, the sweeper delivers it
+    monkeypatch.undo()
+    order_services.sweep_undelivered_orders(now=order.paid_at + settings.DELIVERY_SWEEP_AFTER)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED
