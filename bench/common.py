@@ -156,27 +156,42 @@ def analyze_database() -> None:
 # ---------------------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    for port in random.sample(PORTS, len(PORTS)):
+def free_port(ports: range = PORTS) -> int:
+    for port in random.sample(ports, len(ports)):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) != 0:
                 return port
-    raise RuntimeError("no free port in 8200-8299")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 @contextmanager
-def running_server(*, workers: int = WORKERS, threads: int = THREADS) -> Iterator[int]:
-    """gunicorn serving kamen on a free loopback port; yields the port, stops the whole group after."""
+def running_server(
+    *,
+    workers: int = WORKERS,
+    threads: int = THREADS,
+    extra_env: dict[str, str] | None = None,
+    ports: range = PORTS,
+) -> Iterator[int]:
+    """gunicorn serving kamen on a free loopback port; yields the port, stops the whole group after.
+
+    `extra_env` is added to the server's environment only (say REDIS_URL, for a real broker);
+    `ports` narrows the range the port is picked from.
+    """
     OUT.mkdir(exist_ok=True)
     manage("collectstatic", "--noinput", "-v", "0")  # DEBUG=False serves hashed names from the manifest
-    port = free_port()
+    port = free_port(ports)
     server_log = OUT / f"{Path(sys.argv[0]).stem}-gunicorn.log"  # the latest run of each benchmark
     command = [sys.executable, "-m", "gunicorn", "kamen.wsgi:application", f"--bind=127.0.0.1:{port}"]
     command += [f"--workers={workers}", "--worker-class=gthread", f"--threads={threads}", "--backlog=2048"]
     command += ["--timeout=120", f"--graceful-timeout={STOP_TIMEOUT}"]
     with server_log.open("w") as output:
         server = subprocess.Popen(
-            command, cwd=ROOT, env=app_env(port), stdout=output, stderr=output, start_new_session=True
+            command,
+            cwd=ROOT,
+            env={**app_env(port), **(extra_env or {})},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
     try:
         _wait_until_up(server, port, server_log)
