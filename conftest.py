@@ -7,7 +7,7 @@ from django.db import connection
 
 from kamen.testing import factories
 
-pytest_plugins = ["kamen.testing.gateway"]
+pytest_plugins = ["kamen.testing.gateway", "kamen.testing.fake_alipay", "kamen.testing.fake_wechat"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,7 @@
 """A scripted payment gateway for tests of what surrounds a gateway (reconciliation, refunds, pages).
 
 Each test sets what the gateway answers; calls are recorded. The real gateways' own behaviour is
-tested against their faked HTTP layers in payments/tests/test_alipay.py and test_wechat.py.
+tested against their faked HTTP layers in payments/tests/test_alipay_*.py and test_wechat_*.py.
 """
 
 from datetime import timedelta
