@@ -1,4 +1,4 @@
-"""Gateway notifications: stored before they are believed, verified, then acted on exactly once."""
+"""Gateway notifications: each stored with what came of it, verified, then acted on exactly once."""
 
 import logging
 
@@ -13,9 +13,9 @@ from .refunds import record_refund_notification
 logger = logging.getLogger("payments.services")
 
 
-def _store_notification(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
+def _new_record(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
-    return PaymentNotification.objects.create(
+    return PaymentNotification(
         provider=provider.code,
         headers=headers,
         body=request.body.decode("utf-8", errors="replace"),
@@ -38,11 +38,12 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
     The stored row says what came of it; a rejected notification changes nothing else. A refund
     notification never confirms a payment.
     """
-    # One commit for the record and what it changed; the savepoint keeps the record when the change fails.
+    # The record and what it changed commit together, so neither exists without the other; a change
+    # that fails rolls back to its savepoint and the record still says why.
+    record = _new_record(provider, request)
     with transaction.atomic():
-        record = _store_notification(provider, request)
         _apply(provider, request, record)
-        record.save(update_fields=["payment", "verified", "result", "message"])
+        record.save()
     return record
 
 
@@ -53,11 +54,11 @@ def _apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentN
     except (NotificationRejected, PaymentMismatch) as rejected:
         record.result = PaymentNotification.Result.REJECTED
         record.message = str(rejected)[:300]
-        logger.warning("%s notification %s rejected: %s", provider.code, record.pk, rejected)
+        logger.warning("%s notification rejected: %s", provider.code, rejected)
     except Exception as error:  # stored and answered as a failure, so the gateway sends it again
         record.result = PaymentNotification.Result.ERROR
         record.message = f"{type(error).__name__}: {error}"[:300]
-        logger.exception("%s notification %s failed", provider.code, record.pk)
+        logger.exception("%s notification failed", provider.code)
 
 
 def _verify_and_apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:
