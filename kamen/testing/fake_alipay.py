@@ -7,7 +7,9 @@ and `alipay_gateway` (the fake `do_post`) itself.
 
 import base64
 import json
+from datetime import datetime
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,11 +53,12 @@ def alipay_sign(params: dict[str, str], private_pem: str) -> dict[str, str]:
 
 def notification_params(payment, private_pem: str, **overrides) -> dict[str, str]:
     """A genuine TRADE_SUCCESS notification for `payment`, signed with `private_pem` (Alipay's key)."""
+    now = f"{datetime.now(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M:%S}"  # Alipay stamps Beijing time
     params = {
-        "gmt_create": "2026-01-01 12:00:00",
+        "gmt_create": now,
         "charset": "utf-8",
-        "gmt_payment": "2026-01-01 12:00:05",
-        "notify_time": "2026-01-01 12:00:06",
+        "gmt_payment": now,
+        "notify_time": now,
         "subject": "测试商品 月卡",
         "buyer_id": "2088102177846880",
         "invoice_amount": "20.00",

@@ -54,7 +54,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVER_URL = "https://openapi.alipay.com/gateway.do"
-REQUIRED = ("app_id", "seller_id", "out_trade_no", "trade_no", "trade_status", "total_amount")
+REQUIRED = ("app_id", "seller_id", "out_trade_no", "trade_no", "trade_status", "total_amount", "notify_time")
+# Alipay re-sends an unanswered notification for about 25 hours; anything older can only be a replay.
+NOTIFICATION_MAX_AGE = timedelta(hours=26)
+CLOCK_SKEW = timedelta(minutes=5)
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
 UNPAID_STATES = {"WAIT_BUYER_PAY": "waiting", "TRADE_CLOSED": "closed"}
 SUCCESS = "10000"
@@ -181,9 +184,9 @@ class AlipayProvider(BasePaymentProvider):
         sign content, our app_id and seller_id. Refunds notify the same URL (a partial one as
         TRADE_SUCCESS with refund_fee, a full one as TRADE_CLOSED with refund_fee) and come back as
         VerifiedRefundNotification; otherwise a paid status and a strict yuan amount are required.
-        There is no age limit: Alipay re-sends the original notification for about 25 hours, and
-        confirm_payment is idempotent. ALIPAY_ENABLED is not checked, so payments started before
-        switching Alipay off are still honoured.
+        A notification older than Alipay's re-send window (about 25 hours) is stale; within it,
+        confirm_payment makes a re-sent one change nothing twice. ALIPAY_ENABLED is not checked, so
+        payments started before switching Alipay off are still honoured.
         """
         params = self._verified_params(request)
         # Presence, not value: an empty parameter is outside the signature, so a refund notification
@@ -235,6 +238,7 @@ class AlipayProvider(BasePaymentProvider):
             raise NotificationRejected(f"app_id {params['app_id']!r} is not ours")
         if params["seller_id"] != seller_id:
             raise NotificationRejected(f"seller_id {params['seller_id']!r} is not ours")
+        _check_notify_time(params["notify_time"])
         return params
 
     @staticmethod
@@ -382,3 +386,16 @@ class AlipayProvider(BasePaymentProvider):
             "subject": _subject(payment),
             "time_expire": _beijing_time(payment.expires_at),
         }
+
+
+def _check_notify_time(value: str) -> None:
+    """notify_time (Beijing time) within Alipay's re-send window and not from the future."""
+    try:
+        sent = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+    except ValueError:
+        raise NotificationRejected("malformed notify_time") from None
+    age = timezone.now() - sent
+    if age > NOTIFICATION_MAX_AGE:
+        raise NotificationRejected("stale notification")
+    if age < -CLOCK_SKEW:
+        raise NotificationRejected("notify_time in the future")

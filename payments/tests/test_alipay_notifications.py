@@ -4,7 +4,9 @@ Keys, signing and the fake gateway are in kamen/testing/fake_alipay.py; notifica
 `cryptography`, not the SDK, so our verification is checked independently.
 """
 
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import RequestFactory
@@ -115,6 +117,39 @@ def test_validly_signed_but_unacceptable_notifications_change_nothing(
 
     assert_rejected_and_unchanged(payment)
     assert reason in rejection_message()
+
+
+def beijing(delta: timedelta) -> str:
+    return f"{datetime.now(ZoneInfo('Asia/Shanghai')) + delta:%Y-%m-%d %H:%M:%S}"
+
+
+@pytest.mark.parametrize(
+    ("notify_time", "reason"),
+    [
+        (beijing(-timedelta(hours=27)), "stale notification"),
+        (beijing(timedelta(minutes=10)), "notify_time in the future"),
+        ("2026-13-01 12:00:00", "malformed notify_time"),
+        ("", "missing parameters: notify_time"),
+    ],
+)
+def test_stale_future_or_missing_notify_times_are_rejected(
+    payment, alipay_notification, post_alipay_notification, notify_time, reason
+):
+    post_alipay_notification(alipay_notification(payment, notify_time=notify_time))
+
+    assert_rejected_and_unchanged(payment)
+    assert rejection_message() == reason
+
+
+def test_a_notification_resent_within_alipays_window_is_still_honoured(
+    payment, alipay_notification, post_alipay_notification
+):
+    # Alipay re-sends an unanswered notification for about 25 hours (4m, 10m, 10m, 1h, 2h, 6h, 15h).
+    response = post_alipay_notification(alipay_notification(payment, notify_time=beijing(-timedelta(hours=24))))
+
+    assert response.content == b"success"
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.CONFIRMED
 
 
 REFUND_NOTIFICATIONS = [
