@@ -211,17 +211,9 @@
     tick();
   }
 
-  /* ---------------------------------------------------------------- order page: wait for payment and codes */
-  function setupPolling(node) {
-    var url = node.getAttribute("data-order-poll");
-    var initial = node.getAttribute("data-status");
-    var started = Date.now();
-    function delay() {
-      var age = Date.now() - started;
-      if (age < 5 * 60 * 1000) return 2000;
-      if (age < 30 * 60 * 1000) return 10000;
-      return 30000;
-    }
+  /* ---------------------------------------------------------------- polling a status URL */
+  // Asks `url` for JSON every `delay()` ms while the tab is visible; `handle(data)` returns true to stop.
+  function pollJson(url, delay, handle) {
     function poll() {
       if (document.hidden) {
         setTimeout(poll, delay());
@@ -233,11 +225,7 @@
           return response.json();
         })
         .then(function (data) {
-          if (!data.waiting || data.status !== initial) {
-            window.location.reload();
-            return;
-          }
-          setTimeout(poll, delay());
+          if (!handle(data)) setTimeout(poll, delay());
         })
         .catch(function () {
           setTimeout(poll, Math.max(delay(), 5000));
@@ -246,41 +234,40 @@
     setTimeout(poll, 2000);
   }
 
+  /* ---------------------------------------------------------------- order page: wait for payment and codes */
+  function setupPolling(node) {
+    var initial = node.getAttribute("data-status");
+    var started = Date.now();
+    function delay() {
+      var age = Date.now() - started;
+      if (age < 5 * 60 * 1000) return 2000;
+      if (age < 30 * 60 * 1000) return 10000;
+      return 30000;
+    }
+    pollJson(node.getAttribute("data-order-poll"), delay, function (data) {
+      if (data.waiting && data.status === initial) return false;
+      window.location.reload();
+      return true;
+    });
+  }
+
   /* ---------------------------------------------------------------- payment page: move on once paid */
   function setupPaymentPolling(node) {
-    var url = node.getAttribute("data-payment-poll");
     var started = Date.now();
     function delay() {
       return Date.now() - started < 10 * 60 * 1000 ? 2000 : 10000;
     }
-    function poll() {
-      if (document.hidden) {
-        setTimeout(poll, delay());
-        return;
+    pollJson(node.getAttribute("data-payment-poll"), delay, function (data) {
+      if (data.waiting) return false;
+      var waiting = node.querySelector("[data-pay-status]");
+      var done = node.querySelector("[data-pay-done]");
+      if (data.state === "confirmed" && done) {
+        if (waiting) waiting.hidden = true;
+        done.hidden = false;
       }
-      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error("status " + response.status);
-          return response.json();
-        })
-        .then(function (data) {
-          if (data.waiting) {
-            setTimeout(poll, delay());
-            return;
-          }
-          var waiting = node.querySelector("[data-pay-status]");
-          var done = node.querySelector("[data-pay-done]");
-          if (data.state === "confirmed" && done) {
-            if (waiting) waiting.hidden = true;
-            done.hidden = false;
-          }
-          setTimeout(function () { window.location.assign(data.next); }, 800);
-        })
-        .catch(function () {
-          setTimeout(poll, Math.max(delay(), 5000));
-        });
-    }
-    setTimeout(poll, 2000);
+      setTimeout(function () { window.location.assign(data.next); }, 800);
+      return true;
+    });
   }
 
   /* ---------------------------------------------------------------- a refused form: show why */
