@@ -62,7 +62,7 @@ class Order(models.Model):
     )
     # Refunds are their own axis beside the delivery status: a delivered order can be refunded.
     refund_status = models.CharField(
-        _("refund"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.NONE, blank=True
+        _("refund status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.NONE, blank=True
     )
     refunded = MoneyField(_("refunded"), max_digits=14, decimal_places=2, default_currency="CNY", default=0)
     # Why the order sits in the staff queue (stock short after a late payment, supplier error, ...).

@@ -117,8 +117,10 @@ class Refund(models.Model):
     #: States in which the buyer waits and may not ask again.
     OPEN_FOR_BUYER = (State.REQUESTED, State.PENDING, State.PROCESSING)
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
+    )
     refund_no = models.CharField(_("refund number"), max_length=40, unique=True, default=new_refund_no)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     destination = models.CharField(
@@ -132,10 +134,20 @@ class Refund(models.Model):
     gateway_refund_id = models.CharField(_("gateway refund id"), max_length=64, blank=True)
     message = models.CharField(_("gateway message"), max_length=300, blank=True)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
