@@ -15,7 +15,13 @@ class TopUpForm(forms.Form):
         # Limits come from settings at request time, so they are not class attributes.
         amount = self.fields["amount"]
         amount.validators += [MinValueValidator(settings.TOPUP_MIN), MaxValueValidator(settings.TOPUP_MAX)]
-        amount.widget.attrs.update(min=str(settings.TOPUP_MIN), max=str(settings.TOPUP_MAX), step="0.01")
+        amount.widget.attrs.update(
+            min=str(settings.TOPUP_MIN),
+            max=str(settings.TOPUP_MAX),
+            step="0.01",
+            inputmode="decimal",
+            **{"class": "input"},
+        )
         self.fields["provider"].choices = [(p.code, p.verbose_name) for p in providers]
         if providers:
             self.fields["provider"].initial = providers[0].code

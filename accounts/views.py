@@ -11,6 +11,9 @@ from .forms import TopUpForm
 from .models import WalletEntry
 from .services import get_or_create_wallet
 
+# One-tap amounts beside the free amount field, as shoppers are used to on card shops.
+TOPUP_PRESETS = (50, 100, 200, 500)
+
 
 def _topup_providers(user) -> list:
     return [provider for provider in available_providers(user=user) if provider.resumable]
@@ -28,6 +31,7 @@ def wallet(request: HttpRequest, *, form: TopUpForm | None = None, status: int =
         "page_range": page_range,
         "entries": page.object_list,
         "topup_form": form or (TopUpForm(providers=providers) if providers else None),
+        "topup_presets": TOPUP_PRESETS,
     }
     return render(request, "accounts/wallet.html", context, status=status)
 

@@ -36,7 +36,14 @@ class Payment(models.Model):
         TOPUP = "topup", _("Wallet top-up")
 
     purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices, default=Purpose.ORDER)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("order"),
+    )
     # The account a top-up credits.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -118,9 +125,7 @@ class Refund(models.Model):
     OPEN_FOR_BUYER = (State.REQUESTED, State.PENDING, State.PROCESSING)
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
-    order = models.ForeignKey(
-        "orders.Order", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
-    )
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
     refund_no = models.CharField(_("refund number"), max_length=40, unique=True, default=new_refund_no)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     destination = models.CharField(

@@ -32,6 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kamen.money import parse_yuan
@@ -124,9 +125,9 @@ class AlipayProvider(BasePaymentProvider):
         """App id, seller id and gateway host; keys are never shown."""
         host = urlsplit(_setting("ALIPAY_SERVER_URL", DEFAULT_SERVER_URL)).hostname or "?"
         return [
-            f"app id: {_setting('ALIPAY_APP_ID', '(not set)')}",
-            f"seller id: {_setting('ALIPAY_SELLER_ID', '(not set)')}",
-            f"gateway: {host}{' (sandbox)' if 'alipaydev' in host else ''}",
+            f"AppID {_setting('ALIPAY_APP_ID', '—')}",
+            f"PID {_setting('ALIPAY_SELLER_ID', '—')}",
+            gettext("gateway %(host)s") % {"host": host + (" (sandbox)" if "alipaydev" in host else "")},
         ]
 
     # Starting a payment

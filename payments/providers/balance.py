@@ -1,4 +1,5 @@
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .base import BasePaymentProvider, PaymentAction
@@ -12,7 +13,7 @@ class BalanceProvider(BasePaymentProvider):
     requires_login = True
 
     def status_lines(self) -> list[str]:
-        return ["pays from the buyer's wallet ledger; refunds go back to the wallet"]
+        return [gettext("pays from the buyer's wallet ledger; refunds go back to the wallet")]
 
     def start(self, payment, *, request: HttpRequest) -> PaymentAction:
         from payments.services import pay_with_balance

@@ -13,6 +13,7 @@ import time
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kamen.money import parse_yuan
@@ -47,7 +48,7 @@ class SandboxProvider(BasePaymentProvider):
     resumable = True
 
     def status_lines(self) -> list[str]:
-        return ["test gateway: no real money moves; off in production"]
+        return [gettext("test gateway: no real money moves; always off in production")]
 
     def is_available(self, *, user) -> bool:
         return settings.SANDBOX_PAYMENTS_ENABLED

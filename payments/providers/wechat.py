@@ -26,6 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wechatpayv3 import WeChatPay, WeChatPayType
 
@@ -184,15 +185,20 @@ class WeChatPayProvider(BasePaymentProvider):
     def status_lines(self) -> list[str]:
         """Merchant and app id, the verification mode and H5; never keys."""
         config = WeChatPayConfig.from_settings()
-        lines = [f"商户号 {config.mchid or '—'}, AppID {config.appid or '—'}"]
+        lines = [f"MCHID {config.mchid or '—'}", f"AppID {config.appid or '—'}"]
         if config.public_key_mode:
-            lines.append(f"public-key mode, key id {config.public_key_id}")
+            lines.append(gettext("public-key mode, key id %(id)s") % {"id": config.public_key_id})
         elif config.certificate_mode:
             count = len(platform_certificates(config.cert_dir))
-            lines.append(f"platform-certificate mode, {count} valid certificates in {config.cert_dir}")
+            lines.append(
+                gettext("platform-certificate mode, %(count)s valid certificates in %(dir)s")
+                % {"count": count, "dir": config.cert_dir}
+            )
         else:
-            lines.append("no WeChat Pay public key or certificate directory configured")
-        lines.append("H5 pay on" if getattr(settings, "WECHATPAY_H5_ENABLED", False) else "H5 pay off")
+            lines.append(gettext("no WeChat Pay public key or certificate directory configured"))
+        lines.append(
+            gettext("H5 pay on") if getattr(settings, "WECHATPAY_H5_ENABLED", False) else gettext("H5 pay off")
+        )
         return lines
 
     # Starting a payment

@@ -270,6 +270,16 @@
     });
   }
 
+  /* ---------------------------------------------------------------- one-tap amounts (wallet top-up) */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-fill]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-fill"));
+    if (!input) return;
+    input.value = button.getAttribute("data-value");
+    input.focus();
+  });
+
   /* ---------------------------------------------------------------- a refused form: show why */
   function revealFirstError() {
     var error = document.querySelector(".form-alert, .field-error");
