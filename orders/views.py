@@ -121,8 +121,7 @@ def _may_request_refund(order: Order, payment, refunds) -> bool:
         payment is not None
         and payment.state == Payment.State.CONFIRMED
         and order.refund_status != Order.RefundStatus.FULL
-        and order.status
-        in (Order.Status.PAID, Order.Status.AWAITING_MANUAL, Order.Status.DELIVERED, Order.Status.DELIVERY_FAILED)
+        and order.status in (*services.UNDELIVERED, Order.Status.DELIVERED)
         and not any(refund.state in Refund.OPEN_FOR_BUYER for refund in refunds)
     )
 
