@@ -38,27 +38,24 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
     The stored row says what came of it; a rejected notification changes nothing else. A refund
     notification never confirms a payment.
     """
-    # The record and what it changed commit together, so neither exists without the other; a change
-    # that fails rolls back to its savepoint and the record still says why.
     record = _new_record(provider, request)
-    with transaction.atomic():
-        _apply(provider, request, record)
-        record.save()
-    return record
-
-
-def _apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:
     try:
+        # What the notification changes and its record commit together: neither exists without the other.
         with transaction.atomic():
             _verify_and_apply(provider, request, record)
+            record.save()
     except (NotificationRejected, PaymentMismatch) as rejected:
         record.result = PaymentNotification.Result.REJECTED
         record.message = str(rejected)[:300]
         logger.warning("%s notification rejected: %s", provider.code, rejected)
+        record.save()
     except Exception as error:  # stored and answered as a failure, so the gateway sends it again
         record.result = PaymentNotification.Result.ERROR
         record.message = f"{type(error).__name__}: {error}"[:300]
         logger.exception("%s notification failed", provider.code)
+        record.pk = None  # the insert, if it happened, was rolled back with the rest
+        record.save()
+    return record
 
 
 def _verify_and_apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:
