@@ -81,7 +81,7 @@ def record_event(order: Order, event: str, *, actor: User | None = None, **data)
 
 
 def _locked(order_id: int) -> Order:
-    return Order.objects.select_for_update().select_related("sku").get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("sku").get(pk=order_id)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def confirm_payment(payment_id: int, *, amount: Decimal, gateway_trade_no: str, 
         payment.confirmed_at = timezone.now()
         payment.save(update_fields=["state", "gateway_trade_no", "confirmed_at"])
         if payment.order_id:
-            order = Order.objects.select_for_update().select_related("sku").get(pk=payment.order_id)
+            order = Order.objects.select_for_update(of=("self",)).select_related("sku").get(pk=payment.order_id)
             order_services.mark_paid(order, payment_id=payment.pk)
         else:
             wallet_services.credit_wallet(

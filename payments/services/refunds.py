@@ -146,7 +146,7 @@ def approve_refund(
     """Staff approve a buyer's request, optionally for a different amount or destination; sent after commit."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
         if refund.state != Refund.State.REQUESTED:
             raise RefundError(_("This refund request has already been decided."))
         amount = refund.amount.amount if amount is None else amount
@@ -167,7 +167,7 @@ def decline_refund(refund: Refund, *, actor: User, note: str) -> Refund:
     if not note.strip():
         raise RefundError(_("Say why the refund is declined; the buyer will see it."))
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
         if refund.state != Refund.State.REQUESTED:
             raise RefundError(_("This refund request has already been decided."))
         refund.staff_note = note.strip()[:300]
@@ -179,7 +179,7 @@ def retry_refund(refund: Refund, *, actor: User) -> Refund:
     """Staff send a failed refund again under the same refund number (the gateway will not pay twice)."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
         if refund.state != Refund.State.FAILED:
             raise RefundError(_("Only a failed refund can be sent again."))
         _check_amount(refund.amount.amount, available=refundable_amount(payment))
@@ -212,7 +212,7 @@ def execute_refund(refund_id: int) -> Refund:
     under the same refund number.
     """
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment", "order").get(pk=refund_id)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "order").get(pk=refund_id)
         if refund.state != Refund.State.PENDING:
             return refund
         if refund.destination == Refund.Destination.WALLET or refund.payment.provider in WALLET_PROVIDERS:
@@ -291,7 +291,7 @@ def record_refund_notification(verified: VerifiedRefundNotification, *, payment:
         logger.warning("refund notification for %s names no refund of ours (%r)", payment.trade_no, verified.refund_no)
         return f"no refund {verified.refund_no!r} of ours; nothing changed"
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
         state = "succeeded" if verified.succeeded else "failed"
         # A failed refund can still have moved money (the gateway knows best): a success is recorded.
         settled = refund.state not in (Refund.State.PENDING, Refund.State.PROCESSING, Refund.State.FAILED)
@@ -317,7 +317,7 @@ def sync_processing_refunds(*, now=None) -> int:
 
 def _sync_processing(refund_id: int) -> bool:
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment", "order").get(pk=refund_id)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "order").get(pk=refund_id)
         if refund.state != Refund.State.PROCESSING:
             return False
         try:
