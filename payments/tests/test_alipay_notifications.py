@@ -4,11 +4,14 @@ Keys, signing and the fake gateway are in kamen/testing/fake_alipay.py; notifica
 `cryptography`, not the SDK, so our verification is checked independently.
 """
 
+import base64
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from django.test import RequestFactory
 from django.utils import timezone
 from djmoney.money import Money
@@ -311,6 +314,18 @@ def test_a_signature_made_with_another_key_is_rejected(payment, alipay_notificat
     params = alipay_sign({k: v for k, v in alipay_notification(payment).items() if k != "sign"}, other_private)
 
     post_alipay_notification(params)
+
+    assert_rejected_and_unchanged(payment)
+    assert rejection_message() == "bad signature"
+
+
+def test_a_signature_over_sha1_by_alipays_own_key_is_rejected(
+    payment, alipay_notification, post_alipay_notification, alipay_platform_keys
+):
+    params = {k: v for k, v in alipay_notification(payment).items() if k != "sign"}
+    digest = alipay_platform_keys[0].sign(notification_sign_content(params).encode(), padding.PKCS1v15(), hashes.SHA1())
+
+    post_alipay_notification({**params, "sign": base64.b64encode(digest).decode()})
 
     assert_rejected_and_unchanged(payment)
     assert rejection_message() == "bad signature"
