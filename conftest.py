@@ -7,7 +7,12 @@ from django.db import connection
 
 from kamen.testing import factories
 
-pytest_plugins = ["kamen.testing.gateway", "kamen.testing.fake_alipay", "kamen.testing.fake_wechat"]
+pytest_plugins = [
+    "kamen.testing.browser",
+    "kamen.testing.gateway",
+    "kamen.testing.fake_alipay",
+    "kamen.testing.fake_wechat",
+]
 
 
 def pytest_collection_modifyitems(config, items):

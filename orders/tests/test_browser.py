@@ -1,35 +1,17 @@
 """A shopper walks the purchase in a real Chromium: product page → checkout → sandbox cashier → codes."""
 
-import os
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
 from kamen.testing import factories
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+from kamen.testing.browser import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM work is in its own.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        yield page
-        browser.close()
+def browser_page(browser):
+    return browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
 
 
 def test_a_guest_buys_a_card_code_in_chromium(live_server, settings, browser_page):
@@ -38,7 +20,6 @@ def test_a_guest_buys_a_card_code_in_chromium(live_server, settings, browser_pag
     secrets = factories.stock(sku, 3, prefix="QB")
     settings.SANDBOX_NOTIFY_URL = live_server.url + reverse("payments:notify", args=["sandbox"])
     page = browser_page
-    ARTIFACTS.mkdir(exist_ok=True)
 
     # when the shopper opens the product page and checks out as a guest
     page.goto(live_server.url + sku.product.get_absolute_url())

@@ -4,17 +4,14 @@ The gateways are the fakes of kamen/testing (the live server runs in a thread of
 they answer its calls too). Screenshots go to test-artifacts/ for a human to look at.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
 
 from kamen.testing import factories, fake_alipay, fake_wechat
+from kamen.testing.browser import ARTIFACTS
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ALIPAY_QR = "https://qr.alipay.com/bax08432gw1eqkzfmlvs0052"
 WECHAT_QR = "weixin://wxpay/bizpayurl?pr=aIQrOYOzz"
 IPHONE_UA = (
@@ -27,24 +24,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("alipay_enabled", "wechat_enabled"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM work is in its own.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
