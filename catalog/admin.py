@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kamen.admin import ReadOnlyAdmin
+from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
 
 from . import crypto, services
@@ -406,7 +407,7 @@ class CardCodeAdmin(admin.ModelAdmin):
         code = self.get_object(request, unquote(object_id))
         if code is None:
             raise Http404
-        card_no, secret = services.reveal_code(code, user=request.user, ip=request.META.get("REMOTE_ADDR"))
+        card_no, secret = services.reveal_code(code, user=request.user, ip=client_ip_or_none(request))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Card code #%(id)s") % {"id": code.pk},

@@ -298,6 +298,11 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 RATELIMIT_VIEW = "kamen.views.rate_limited"
+# Behind nginx (or any reverse proxy) set TRUSTED_PROXY_COUNT to the number of proxies in front of
+# gunicorn, so rate limits and WeChat H5 see the shopper's address and not the proxy's. Left at 0,
+# X-Forwarded-For is ignored: a client could write anything there.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+RATELIMIT_IP_META_KEY = "kamen.http.client_ip"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -146,6 +146,25 @@ def test_order_lookup_is_rate_limited_per_ip(client, db, settings):
     assert answers == [400, 400, 400, 429, 429]
 
 
+def test_behind_a_proxy_each_shopper_has_their_own_lookup_limit(client, db, settings):
+    settings.ORDER_LOOKUP_RATE = "2/m"
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    url = reverse("orders:lookup")
+    data = {"number": "20260101000000000000", "contact_email": "x@example.com", "lookup_password": "guess"}
+
+    def attempt(forwarded_for: str) -> int:
+        return client.post(url, data, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    guesser = [attempt("198.51.100.1") for _ in range(3)]
+    # a forged entry in front of the proxy's own does not buy a fresh allowance
+    forged = attempt("203.0.113.99, 198.51.100.1")
+    other_shopper = attempt("198.51.100.2")
+
+    assert guesser == [400, 400, 429]
+    assert forged == 429
+    assert other_shopper == 400
+
+
 def test_out_of_stock_is_told_clearly_and_reserves_nothing(client, sku):
     response = checkout(client, sku, quantity=6)
 

@@ -30,6 +30,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from kamen.http import client_ip
 from kamen.money import FEN, to_fen
 
 from .base import (
@@ -220,7 +221,7 @@ class WeChatPayProvider(BasePaymentProvider):
         return PaymentAction(kind="qr", qr_content=code_url)
 
     def _h5_url(self, payment: "Payment", request: HttpRequest) -> str:
-        scene_info = {"payer_client_ip": request.META.get("REMOTE_ADDR", ""), "h5_info": {"type": "Wap"}}
+        scene_info = {"payer_client_ip": client_ip(request), "h5_info": {"type": "Wap"}}
         h5_url = self._pay(payment, WeChatPayType.H5, scene_info=scene_info).get("h5_url")
         if not isinstance(h5_url, str) or not h5_url.startswith("https://"):
             raise GatewayError(f"WeChat Pay H5 pay for {payment.trade_no}: no h5_url in the answer")

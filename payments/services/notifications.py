@@ -5,6 +5,8 @@ import logging
 from django.db import transaction
 from django.http import HttpRequest
 
+from kamen.http import client_ip_or_none
+
 from ..models import Payment, PaymentNotification
 from ..providers.base import BasePaymentProvider, NotificationRejected, VerifiedRefundNotification
 from .payments import PaymentMismatch, confirm_payment
@@ -19,7 +21,7 @@ def _new_record(provider: BasePaymentProvider, request: HttpRequest) -> PaymentN
         provider=provider.code,
         headers=headers,
         body=request.body.decode("utf-8", errors="replace"),
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        remote_addr=client_ip_or_none(request),
     )
 
 

@@ -171,6 +171,20 @@ def test_start_on_a_phone_with_h5_redirects_to_wechat(payment, wechat_gateway, s
     assert call.json["amount"] == {"total": 2000, "currency": "CNY"}
 
 
+def test_behind_the_shops_proxy_h5_names_the_shoppers_address(payment, wechat_gateway, settings):
+    settings.WECHATPAY_H5_ENABLED = True
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    wechat_gateway.answer(200, {"h5_url": H5_URL})
+    request = RequestFactory().get(
+        "/checkout/", HTTP_USER_AGENT=IPHONE_UA, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.23"
+    )
+
+    get_provider("wechat").start(payment, request=request)
+
+    # nginx appends the address it saw; what the client wrote before it is not believed
+    assert wechat_gateway.calls[0].json["scene_info"]["payer_client_ip"] == "198.51.100.23"
+
+
 def test_a_topup_is_described_as_one(shopper, wechat_gateway):
     topup = payment_services.start_topup(shopper, amount=Decimal("50.00"), provider="wechat")
     wechat_gateway.answer(200, {"code_url": CODE_URL})

@@ -1,0 +1,25 @@
+"""The shopper's address as the shop sees it, one rule for every part that needs it.
+
+Behind a reverse proxy REMOTE_ADDR is the proxy, so every shopper would share one address: one
+rate-limit bucket for the whole shop, and WeChat H5 would refuse the payer IP. allauth already reads
+X-Forwarded-For counting `ALLAUTH_TRUSTED_PROXY_COUNT` proxies from the right (the entries a
+client can forge are to the left of those), or a header named by `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`;
+our login limits use it, so the rest of the shop asks it too.
+"""
+
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP address; raises PermissionDenied (403) if the request carries none."""
+    return get_adapter(request).get_client_ip(request)
+
+
+def client_ip_or_none(request: HttpRequest) -> str | None:
+    """The client's IP address for records, where an unknown address is no reason to refuse."""
+    try:
+        return client_ip(request)
+    except PermissionDenied:
+        return None
