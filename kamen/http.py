@@ -8,7 +8,7 @@ our login limits use it, so the rest of the shop asks it too.
 """
 
 from allauth.account.adapter import get_adapter
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 
 
@@ -18,8 +18,12 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def client_ip_or_none(request: HttpRequest) -> str | None:
-    """The client's IP address for records, where an unknown address is no reason to refuse."""
+    """The client's IP address for records, where an unknown address is no reason to refuse.
+
+    A proxy count larger than the proxies really there (ImproperlyConfigured) must not cost a
+    payment notification its record either.
+    """
     try:
         return client_ip(request)
-    except PermissionDenied:
+    except (PermissionDenied, ImproperlyConfigured):
         return None
