@@ -128,7 +128,7 @@ def _wechatpay_verification() -> list[checks.CheckMessage]:
                 id="payments.E015",
             )
         ]
-    from payments.providers.wechat import platform_certificates  # the provider module loads the SDK
+    from payments.providers.wechat_config import platform_certificates  # loads the SDK
 
     if not platform_certificates(cert_dir):
         return [

@@ -51,7 +51,7 @@ from payments.providers.base import (
     RefundResult,
     TradeStatus,
 )
-from payments.providers.wechat import serial_hex
+from payments.providers.wechat_config import serial_hex
 
 # Every test runs with the fake gateway: nothing can reach the network, and every call is recorded.
 pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")

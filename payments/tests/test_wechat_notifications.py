@@ -36,7 +36,7 @@ from payments.providers.base import (
     TradeStatus,
     VerifiedRefundNotification,
 )
-from payments.providers.wechat import serial_hex
+from payments.providers.wechat_config import serial_hex
 
 # Every test runs with the fake gateway: nothing can reach the network, and every call is recorded.
 pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")

@@ -8,7 +8,7 @@ expires. The certificates arrive encrypted with our APIv3 key, which is what mak
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.providers.wechat import WeChatPayConfig, new_client, platform_certificates, serial_hex
+from payments.providers.wechat_config import WeChatPayConfig, new_client, platform_certificates, serial_hex
 
 
 class Command(BaseCommand):
