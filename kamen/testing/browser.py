@@ -1,4 +1,5 @@
-"""Chromium through Playwright for browser tests: `browser` (launched once per test) and `ARTIFACTS`.
+"""Chromium through Playwright for browser tests: `browser` (launched once per test), `ARTIFACTS`, and
+the user agents of a PC and a phone browser.
 
 Debian's Chromium is used as installed (`apt-get install chromium`); Playwright never downloads one.
 Screenshots go to test-artifacts/ for a human to look at.
@@ -11,6 +12,11 @@ import pytest
 from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
+PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Mobile/15E148 Safari/604.1"
+)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

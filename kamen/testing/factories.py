@@ -6,6 +6,7 @@ from djmoney.money import Money
 from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import Category, Product, Sku
+from orders import services as order_services
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -51,6 +52,18 @@ class SkuFactory(factory.django.DjangoModelFactory):
         if isinstance(price, str | int):
             kwargs["price"] = Money(price, "CNY")
         return kwargs
+
+
+def place_order(sku: Sku, payment_method: str = "sandbox", *, quantity: int = 2, user=None, email="g@example.com"):
+    """An order placed through the checkout service as a shopper would; returns its pending Payment."""
+    return order_services.place_order(
+        sku,
+        quantity=quantity,
+        user=user,
+        contact_email=email,
+        lookup_password="pw-1234",
+        payment_method=payment_method,
+    )
 
 
 def stock(sku: Sku, count: int, *, prefix: str = "CODE") -> list[str]:

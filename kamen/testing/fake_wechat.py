@@ -25,12 +25,15 @@ from cryptography.x509.oid import NameOID
 from django.test import Client
 from requests.structures import CaseInsensitiveDict
 
+from payments.providers.wechat_config import serial_hex
+
 NOTIFY_URL = "/payments/wechat/notify/"
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025010100000000000001"
 CODE_URL = "weixin://wxpay/bizpayurl?pr=aIQrOYOzz"
+H5_URL = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2016121516420242444321ca0631331346&package=1405458241"
 PROVIDER_PATH = "payments.providers.wechat.WeChatPayProvider"
 API = "https://api.mch.weixin.qq.com"
 
@@ -317,6 +320,18 @@ def wechat_enabled(settings, wechat_merchant_key, wechat_key, wechat_apiv3_key):
     if PROVIDER_PATH not in settings.PAYMENT_PROVIDERS:
         settings.PAYMENT_PROVIDERS = [*settings.PAYMENT_PROVIDERS, PROVIDER_PATH]
     return settings
+
+
+@pytest.fixture
+def wechat_cert_mode(wechat_enabled, wechat_key, tmp_path) -> str:
+    """Certificate mode: WeChat Pay's key in a self-signed "platform certificate" on disk; its serial."""
+    certificate = self_signed_certificate(wechat_key.key)
+    serial = serial_hex(certificate.serial_number)
+    (tmp_path / f"{serial}.pem").write_text(certificate_pem(certificate))
+    wechat_enabled.WECHATPAY_PUBLIC_KEY = ""
+    wechat_enabled.WECHATPAY_PUBLIC_KEY_ID = ""
+    wechat_enabled.WECHATPAY_CERT_DIR = str(tmp_path)
+    return serial
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from djmoney.money import Money
 
+from kamen.testing import factories
+from kamen.testing.browser import IPHONE_UA, PC_UA
 from kamen.testing.fake_alipay import (
     APP_ID,
     NOTIFY_URL,
@@ -33,7 +35,6 @@ from kamen.testing.fake_alipay import (
     refund_answer,
 )
 from kamen.testing.fake_alipay import trade_answer as trade
-from orders import services as order_services
 from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.alipay import AlipayError
@@ -41,19 +42,10 @@ from payments.providers.base import GatewayError, RefundResult, TradeStatus
 
 pytestmark = pytest.mark.usefixtures("alipay_enabled")
 
-PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
-IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-
-
-def place(sku, email="a@example.com") -> Payment:
-    return order_services.place_order(
-        sku, quantity=2, user=None, contact_email=email, lookup_password="abcd", payment_method="alipay"
-    )
-
 
 @pytest.fixture
 def payment(sku):
-    return place(sku)
+    return factories.place_order(sku, "alipay")
 
 
 # Starting a payment

@@ -17,13 +17,13 @@ from django.utils import timezone
 from djmoney.money import Money
 
 from catalog.models import CardCode
+from kamen.testing import factories
 from kamen.testing.fake_alipay import (
     NOTIFY_URL,
     alipay_sign,
     key_pair,
 )
 from kamen.testing.notifications import assert_rejected_and_unchanged
-from orders import services as order_services
 from orders.models import Order
 from payments.models import Payment, PaymentNotification, Refund
 from payments.providers import get_provider
@@ -32,19 +32,10 @@ from payments.providers.base import VerifiedRefundNotification
 
 pytestmark = pytest.mark.usefixtures("alipay_enabled")
 
-PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
-IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-
-
-def place(sku, email="a@example.com") -> Payment:
-    return order_services.place_order(
-        sku, quantity=2, user=None, contact_email=email, lookup_password="abcd", payment_method="alipay"
-    )
-
 
 @pytest.fixture
 def payment(sku):
-    return place(sku)
+    return factories.place_order(sku, "alipay")
 
 
 def rejection_message() -> str:
@@ -250,7 +241,7 @@ def test_a_refund_notification_settles_our_processing_refund(payment, alipay_not
 def test_a_notification_replayed_onto_another_order_is_rejected(
     sku, payment, alipay_notification, post_alipay_notification
 ):
-    other = place(sku, email="b@example.com")
+    other = factories.place_order(sku, "alipay", email="b@example.com")
     params = alipay_notification(payment)
     params["out_trade_no"] = other.trade_no  # same amount, other order: the signature no longer matches
 
@@ -264,7 +255,7 @@ def test_a_notification_replayed_onto_another_order_is_rejected(
 def test_a_genuine_notification_for_one_order_pays_only_that_order(
     sku, payment, alipay_notification, post_alipay_notification
 ):
-    other = place(sku, email="b@example.com")
+    other = factories.place_order(sku, "alipay", email="b@example.com")
 
     post_alipay_notification(alipay_notification(payment))  # the shopper of `other` hoped this would pay theirs
 

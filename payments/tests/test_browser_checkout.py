@@ -10,14 +10,10 @@ import pytest
 import requests
 
 from kamen.testing import factories, fake_alipay, fake_wechat
-from kamen.testing.browser import ARTIFACTS
+from kamen.testing.browser import ARTIFACTS, IPHONE_UA
 
 ALIPAY_QR = "https://qr.alipay.com/bax08432gw1eqkzfmlvs0052"
 WECHAT_QR = "weixin://wxpay/bizpayurl?pr=aIQrOYOzz"
-IPHONE_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.0 Mobile/15E148 Safari/604.1"
-)
 
 pytestmark = [
     pytest.mark.browser,

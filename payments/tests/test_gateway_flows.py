@@ -40,6 +40,7 @@ class AlipayDriver:
     fake: object
     notification: object
     code = "alipay"
+    accepted = (200, b"success")
 
     def answer_paid(self, payment: Payment) -> None:
         self.fake(methods={"alipay.trade.query": fake_alipay.trade_answer(payment, "TRADE_SUCCESS")})
@@ -57,8 +58,13 @@ class AlipayDriver:
         answer = lambda biz: fake_alipay.refund_answer(payment, "Y", refund_fee=biz["refund_amount"])  # noqa: E731
         self.fake(methods={"alipay.trade.refund": answer})
 
+    def paid_notice(self, payment: Payment):
+        """One signed notification of payment, to be posted as often as wanted: `post(client)`."""
+        params = self.notification(payment)
+        return lambda client: post_form(client, fake_alipay.NOTIFY_URL, params)
+
     def notify_paid(self, client: Client, payment: Payment):
-        return post_form(client, fake_alipay.NOTIFY_URL, self.notification(payment))
+        return self.paid_notice(payment)(client)
 
     def calls(self) -> list[tuple[str, dict]]:
         """(API method, biz_content) of every call made."""
@@ -72,6 +78,7 @@ class WeChatDriver:
     fake: fake_wechat.FakeGateway
     notification: object
     code = "wechat"
+    accepted = (204, b"")
 
     def answer_paid(self, payment: Payment) -> None:
         self.fake.answer(200, fake_wechat.trade_answer(payment, "SUCCESS"))
@@ -87,8 +94,11 @@ class WeChatDriver:
 
         self.fake.answer(200, answer)
 
+    def paid_notice(self, payment: Payment):
+        return self.notification(fake_wechat.transaction(payment)).post
+
     def notify_paid(self, client: Client, payment: Payment):
-        return self.notification(fake_wechat.transaction(payment)).post(client)
+        return self.paid_notice(payment)(client)
 
     def calls(self) -> list[tuple[str, str]]:
         return [(call.method, call.path) for call in self.fake.calls]
@@ -100,17 +110,6 @@ def gateway(request, alipay_gateway, alipay_notification, wechat_gateway, wechat
         alipay_gateway(NOT_EXIST)  # until a test says otherwise; every call is recorded
         return AlipayDriver(alipay_gateway, alipay_notification)
     return WeChatDriver(wechat_gateway, wechat_notification)
-
-
-def place(sku, gateway, *, user=None) -> Payment:
-    return order_services.place_order(
-        sku,
-        quantity=2,
-        user=user,
-        contact_email="g@example.com",
-        lookup_password="pw-1234",
-        payment_method=gateway.code,
-    )
 
 
 def age(payment: Payment, minutes: int) -> None:
@@ -131,7 +130,7 @@ def sold(order_id: int) -> int:
 @pytest.fixture
 def delivered(sku, gateway, client, django_capture_on_commit_callbacks):
     """A guest's order paid through a genuine notification and delivered."""
-    payment = place(sku, gateway)
+    payment = factories.place_order(sku, gateway.code)
     with django_capture_on_commit_callbacks(execute=True):
         gateway.notify_paid(client, payment)
     assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
@@ -143,7 +142,7 @@ def delivered(sku, gateway, client, django_capture_on_commit_callbacks):
 
 def test_a_lost_notification_is_recovered_by_the_query_job(sku, gateway, django_capture_on_commit_callbacks):
     # given the shopper paid but no notification came
-    payment = place(sku, gateway)
+    payment = factories.place_order(sku, gateway.code)
     gateway.answer_paid(payment)
 
     # when the beat job runs a few minutes later
@@ -170,7 +169,7 @@ def test_an_expired_trade_is_closed_and_a_payment_made_just_before_still_deliver
     sku, gateway, client, django_capture_on_commit_callbacks
 ):
     # given an order that expired unpaid
-    payment = place(sku, gateway)
+    payment = factories.place_order(sku, gateway.code)
     age(payment, 16)
     assert order_services.expire_unpaid_orders() == 1
     gateway.answer_unpaid_and_closing(payment)
@@ -197,7 +196,7 @@ def test_an_expired_trade_is_closed_and_a_payment_made_just_before_still_deliver
 
 def test_a_cancelled_order_is_closed_at_once_by_alipay_and_after_five_minutes_by_wechat_pay(sku, gateway):
     # given a shopper who gave up at once
-    payment = place(sku, gateway)
+    payment = factories.place_order(sku, gateway.code)
     order_services.cancel_order(payment.order, actor=None)
     age(payment, 3)
     gateway.answer_unpaid_and_closing(payment, closing=gateway.code == "alipay")
@@ -278,7 +277,7 @@ def test_a_refund_to_the_wallet_never_calls_the_gateway(
     sku, gateway, shopper, client, staff, django_capture_on_commit_callbacks
 ):
     # given a signed-in buyer who paid with the gateway
-    payment = place(sku, gateway, user=shopper)
+    payment = factories.place_order(sku, gateway.code, user=shopper)
     with django_capture_on_commit_callbacks(execute=True):
         gateway.notify_paid(client, payment)
 
@@ -325,25 +324,24 @@ def test_a_partial_refund_then_the_rest(delivered, gateway, staff, django_captur
 
 @pytest.mark.postgres
 @pytest.mark.usefixtures("transactional_db", "fast_password_hashing")
-def test_fifty_copies_of_one_alipay_notification_at_once_confirm_and_deliver_once(alipay_notification, mailoutbox):
+def test_fifty_copies_of_one_notification_at_once_confirm_and_deliver_once(gateway, mailoutbox):
     # given
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 5)
-    payment = order_services.place_order(
-        sku, quantity=2, user=None, contact_email="g@example.com", lookup_password="pw-1234", payment_method="alipay"
-    )
-    params = alipay_notification(payment)
+    payment = factories.place_order(sku, gateway.code)
+    post = gateway.paid_notice(payment)
 
     # when
-    responses = run_together([lambda: post_form(Client(), fake_alipay.NOTIFY_URL, params)] * 50)
+    responses = run_together([lambda: post(Client())] * 50)
 
     # then
-    assert [(response.status_code, response.content) for response in responses] == [(200, b"success")] * 50
+    assert [(response.status_code, response.content) for response in responses] == [gateway.accepted] * 50
     results = Counter(PaymentNotification.objects.values_list("result", flat=True))
     assert results == {PaymentNotification.Result.CONFIRMED: 1, PaymentNotification.Result.DUPLICATE: 49}
     order = Order.objects.get(pk=payment.order_id)
     assert order.status == Order.Status.DELIVERED
     events = Counter(OrderEvent.objects.filter(order=order).values_list("type", flat=True))
     assert events == {"placed": 1, "paid": 1, "delivered": 1}
+    assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 2
     assert CardCode.objects.filter(status=CardCode.Status.SOLD).count() == 2
     assert len(mailoutbox) == 1

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import CardCode
+from kamen.testing import factories
 from orders import services as order_services
 from orders.models import Order
 from payments import services
@@ -17,9 +18,7 @@ from payments.tasks import reconcile_payments_task
 
 @pytest.fixture
 def pending(sku, scripted_gateway):
-    return order_services.place_order(
-        sku, quantity=2, user=None, contact_email="g@example.com", lookup_password="pw-1234", payment_method="scripted"
-    )
+    return factories.place_order(sku, "scripted")
 
 
 def minutes(n: int):
@@ -142,9 +141,7 @@ def test_the_job_stops_asking_a_while_after_the_payment_expired(pending, scripte
 
 
 def test_providers_without_a_gateway_to_ask_are_never_queried(sku, scripted_gateway):
-    payment = order_services.place_order(
-        sku, quantity=1, user=None, contact_email="g@example.com", lookup_password="pw-1234", payment_method="sandbox"
-    )
+    payment = factories.place_order(sku, quantity=1)
 
     assert services.reconcile_pending_payments(now=minutes(3)).outcomes == {}
     assert scripted_gateway.calls == []

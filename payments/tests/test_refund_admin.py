@@ -10,7 +10,7 @@ from djmoney.money import Money
 
 from accounts.models import Wallet, WalletEntry
 from catalog.models import CardCode
-from orders import services as order_services
+from kamen.testing import factories
 from orders.models import Order
 from payments import services
 from payments.models import Refund
@@ -27,14 +27,7 @@ def paid_order(sku, django_capture_on_commit_callbacks):
     """A delivered ¥20.00 order (two ¥10.00 codes)."""
 
     def make(*, user=None, method="sandbox") -> Order:
-        payment = order_services.place_order(
-            sku,
-            quantity=2,
-            user=user,
-            contact_email="g@example.com",
-            lookup_password="pw-1234",
-            payment_method=method,
-        )
+        payment = factories.place_order(sku, method, user=user)
         with django_capture_on_commit_callbacks(execute=True):
             services.confirm_payment(
                 payment.pk, amount=payment.amount.amount, gateway_trade_no=f"G{payment.pk}", provider=method
@@ -142,9 +135,7 @@ def test_the_form_refuses_more_than_is_left(client, post, staff, paid_order):
 
 
 def test_an_unpaid_order_has_nothing_to_refund(client, staff, sku):
-    order = order_services.place_order(
-        sku, quantity=1, user=None, contact_email="g@example.com", payment_method="sandbox"
-    ).order
+    order = factories.place_order(sku, quantity=1).order
     client.force_login(staff)
 
     response = client.get(refund_form_url(order))

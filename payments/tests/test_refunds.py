@@ -32,17 +32,6 @@ def _english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
-def place(sku, quantity=2, *, user=None, method="sandbox"):
-    return order_services.place_order(
-        sku,
-        quantity=quantity,
-        user=user,
-        contact_email="g@example.com",
-        lookup_password="pw-1234",
-        payment_method=method,
-    )
-
-
 def confirm(payment):
     return services.confirm_payment(
         payment.pk, amount=payment.amount.amount, gateway_trade_no=f"G{payment.pk}", provider=payment.provider
@@ -54,7 +43,7 @@ def paid_order(sku, django_capture_on_commit_callbacks):
     """A paid ¥10-a-code order; delivered unless `deliver=False` (then it waits, paid, holding its codes)."""
 
     def make(quantity=2, *, user=None, method="sandbox", deliver=True) -> Order:
-        payment = place(sku, quantity, user=user, method=method)
+        payment = factories.place_order(sku, method, quantity=quantity, user=user)
         with django_capture_on_commit_callbacks(execute=deliver):
             if method == "balance":
                 services.pay_with_balance(payment, user=user)
@@ -195,7 +184,7 @@ def undelivered(status, sku, paid_order) -> Order:
     if status == Order.Status.PAID:
         return paid_order(deliver=False)
     # One code held at checkout is found bad before delivery, and no stock is left to replace it.
-    payment = place(sku, 2)
+    payment = factories.place_order(sku)
     bad = CardCode.objects.filter(order=payment.order).order_by("id").first()
     CardCode.objects.filter(pk=bad.pk).update(status=CardCode.Status.VOID)
     free = CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).values_list("pk", flat=True)
@@ -410,7 +399,7 @@ def test_a_refund_notification_for_a_refund_not_ours_changes_nothing(client, pro
 
 
 def test_a_refund_notification_never_confirms_a_pending_payment(client, scripted_gateway, sku):
-    payment = place(sku, method="scripted")
+    payment = factories.place_order(sku, "scripted")
 
     client.post(
         NOTIFY_URL, {"kind": "refund", "trade_no": payment.trade_no, "refund_no": new_refund_no(), "status": "SUCCESS"}
@@ -497,7 +486,7 @@ def test_no_one_else_can_ask_for_a_refund_of_an_order(client, paid_order, shoppe
 
 
 def test_an_unpaid_order_cannot_be_refunded(client, sku, shopper):
-    order = place(sku, user=shopper).order
+    order = factories.place_order(sku, user=shopper).order
     client.force_login(shopper)
 
     response = ask(client, order)
@@ -553,7 +542,7 @@ def delivered_on_commit(transactional_db, fast_password_hashing) -> Order:
     """A delivered ¥20.00 order where on-commit callbacks run for real, for races across connections."""
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 2)
-    payment = place(sku, 2)
+    payment = factories.place_order(sku)
     confirm(payment)
     return Order.objects.get(pk=payment.order_id)
 

@@ -5,7 +5,6 @@ No network: the SDK's `requests` is the `wechat_gateway` fake (kamen/testing/fak
 
 import base64
 import json
-from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -18,15 +17,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.utils import timezone, translation
 from djmoney.money import Money
 
-from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.browser import IPHONE_UA, PC_UA
 from kamen.testing.fake_wechat import (
     APPID,
     CODE_URL,
+    H5_URL,
     MCHID,
     MERCHANT_SERIAL,
     NOTIFY_URL,
@@ -37,14 +37,10 @@ from kamen.testing.fake_wechat import (
     key_pair,
     refund_answer,
     self_signed_certificate,
-    transaction,
 )
 from kamen.testing.fake_wechat import trade_answer as trade
-from kamen.testing.threads import run_together
-from orders import services as order_services
-from orders.models import Order, OrderEvent
 from payments import services as payment_services
-from payments.models import Payment, PaymentNotification, Refund
+from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.base import (
     GatewayError,
@@ -56,32 +52,10 @@ from payments.providers.wechat_config import serial_hex
 # Every test runs with the fake gateway: nothing can reach the network, and every call is recorded.
 pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")
 
-PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
-IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-H5_URL = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2016121516420242444321ca0631331346&package=1405458241"
-
-
-@pytest.fixture
-def cert_mode(settings, wechat_key, tmp_path):
-    """Certificate mode: WeChat Pay's key in a self-signed "platform certificate" on disk."""
-    certificate = self_signed_certificate(wechat_key.key)
-    serial = serial_hex(certificate.serial_number)
-    (tmp_path / f"{serial}.pem").write_text(certificate_pem(certificate))
-    settings.WECHATPAY_PUBLIC_KEY = ""
-    settings.WECHATPAY_PUBLIC_KEY_ID = ""
-    settings.WECHATPAY_CERT_DIR = str(tmp_path)
-    return serial
-
-
-def place(sku, email="a@example.com", quantity=2) -> Payment:
-    return order_services.place_order(
-        sku, quantity=quantity, user=None, contact_email=email, lookup_password="abcd", payment_method="wechat"
-    )
-
 
 @pytest.fixture
 def payment(sku):
-    return place(sku)
+    return factories.place_order(sku, "wechat")
 
 
 # Starting a payment
@@ -407,7 +381,7 @@ def test_wechat_pay_is_offered_only_when_fully_configured(settings):
     assert not provider.is_available(user=None)
 
 
-def test_certificate_mode_is_offered(cert_mode):
+def test_certificate_mode_is_offered(wechat_cert_mode):
     assert get_provider("wechat").is_available(user=None)
 
 
@@ -420,7 +394,7 @@ def test_status_lines_name_the_mode_and_never_a_secret(settings, wechat_apiv3_ke
     assert wechat_apiv3_key not in text and "PRIVATE KEY" not in text and "PUBLIC KEY" not in text
 
 
-def test_status_lines_count_certificates(cert_mode, settings):
+def test_status_lines_count_certificates(wechat_cert_mode, settings):
     settings.WECHATPAY_H5_ENABLED = True
 
     with translation.override("en"):
@@ -464,7 +438,7 @@ def test_fetching_certificates_saves_them(settings, tmp_path, wechat_key, wechat
 
 
 def test_fetching_again_adds_a_newly_issued_certificate(
-    cert_mode, settings, wechat_key, wechat_apiv3_key, wechat_gateway
+    wechat_cert_mode, settings, wechat_key, wechat_apiv3_key, wechat_gateway
 ):
     newer = self_signed_certificate(wechat_key.key, days=730)
     wechat_gateway.answer(200, certificate_list([newer], wechat_apiv3_key))
@@ -474,7 +448,7 @@ def test_fetching_again_adds_a_newly_issued_certificate(
 
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(cert_mode) and "(new)" not in lines[0]
+    assert lines[0].startswith(wechat_cert_mode) and "(new)" not in lines[0]
     assert lines[1].startswith(serial_hex(newer.serial_number)) and lines[1].endswith("(new)")
 
 
@@ -485,31 +459,3 @@ def test_fetching_in_public_key_mode_does_nothing(wechat_gateway):
 
     assert "Public-key mode" in out.getvalue()
     assert wechat_gateway.calls == []
-
-
-# Races (PostgreSQL)
-
-
-@pytest.mark.postgres
-@pytest.mark.usefixtures("transactional_db", "fast_password_hashing")
-def test_fifty_copies_of_one_notification_at_once_confirm_and_deliver_once(wechat_notification, mailoutbox):
-    # given
-    sku = factories.SkuFactory(price="10.00")
-    factories.stock(sku, 5)
-    payment = place(sku)
-    genuine = wechat_notification(transaction(payment))
-
-    # when
-    responses = run_together([lambda: genuine.post(Client())] * 50)
-
-    # then
-    assert [response.status_code for response in responses] == [204] * 50
-    results = Counter(PaymentNotification.objects.values_list("result", flat=True))
-    assert results == {PaymentNotification.Result.CONFIRMED: 1, PaymentNotification.Result.DUPLICATE: 49}
-    order = Order.objects.get(pk=payment.order_id)
-    assert order.status == Order.Status.DELIVERED
-    events = Counter(OrderEvent.objects.filter(order=order).values_list("type", flat=True))
-    assert events == {"placed": 1, "paid": 1, "delivered": 1}
-    assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 2
-    assert CardCode.objects.filter(status=CardCode.Status.SOLD).count() == 2
-    assert len(mailoutbox) == 1

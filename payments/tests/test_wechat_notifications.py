@@ -14,6 +14,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from catalog.models import CardCode
+from kamen.testing import factories
 from kamen.testing.fake_wechat import (
     APPID,
     MCHID,
@@ -41,32 +42,10 @@ from payments.providers.wechat_config import serial_hex
 # Every test runs with the fake gateway: nothing can reach the network, and every call is recorded.
 pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")
 
-PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
-IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-H5_URL = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2016121516420242444321ca0631331346&package=1405458241"
-
-
-@pytest.fixture
-def cert_mode(settings, wechat_key, tmp_path):
-    """Certificate mode: WeChat Pay's key in a self-signed "platform certificate" on disk."""
-    certificate = self_signed_certificate(wechat_key.key)
-    serial = serial_hex(certificate.serial_number)
-    (tmp_path / f"{serial}.pem").write_text(certificate_pem(certificate))
-    settings.WECHATPAY_PUBLIC_KEY = ""
-    settings.WECHATPAY_PUBLIC_KEY_ID = ""
-    settings.WECHATPAY_CERT_DIR = str(tmp_path)
-    return serial
-
-
-def place(sku, email="a@example.com", quantity=2) -> Payment:
-    return order_services.place_order(
-        sku, quantity=quantity, user=None, contact_email=email, lookup_password="abcd", payment_method="wechat"
-    )
-
 
 @pytest.fixture
 def payment(sku):
-    return place(sku)
+    return factories.place_order(sku, "wechat")
 
 
 @pytest.fixture
@@ -144,7 +123,7 @@ def test_a_late_payment_without_stock_left_waits_for_staff(payment, wechat_notif
 
 
 def test_a_genuine_notification_for_one_order_pays_only_that_order(sku, payment, wechat_notification, post):
-    other = place(sku, email="b@example.com")  # same amount, still pending
+    other = factories.place_order(sku, "wechat", email="b@example.com")  # same amount, still pending
 
     post(wechat_notification(transaction(payment)))
 
@@ -155,7 +134,7 @@ def test_a_genuine_notification_for_one_order_pays_only_that_order(sku, payment,
 
 
 def test_a_notification_moved_onto_another_order_fails_its_signature(sku, payment, wechat_notification, post):
-    other = place(sku, email="b@example.com")
+    other = factories.place_order(sku, "wechat", email="b@example.com")
     genuine = wechat_notification(transaction(payment))
     # Even knowing the APIv3 key, a forger cannot re-sign: A's signature over B's trade number.
     forged = wechat_notification(transaction(payment, out_trade_no=other.trade_no))
@@ -224,7 +203,7 @@ def test_validly_signed_but_unacceptable_notifications_change_nothing(
 
 
 def test_the_amount_as_a_string_is_rejected(sku, wechat_notification, post):
-    payment = place(sku, quantity=1)
+    payment = factories.place_order(sku, "wechat", quantity=1)
     assert fen(payment) == 1000
 
     post(wechat_notification(transaction(payment, amount={"total": "1000", "currency": "CNY"})))
@@ -356,24 +335,24 @@ def test_an_unknown_event_type_is_rejected(payment, wechat_notification, post):
 
 
 def test_certificate_mode_verifies_with_the_certificate_on_disk(
-    cert_mode, payment, wechat_notification, post, wechat_gateway
+    wechat_cert_mode, payment, wechat_notification, post, wechat_gateway
 ):
-    response = post(wechat_notification(transaction(payment), serial=cert_mode))
+    response = post(wechat_notification(transaction(payment), serial=wechat_cert_mode))
 
     assert response.status_code == 204
     assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
     assert wechat_gateway.calls == []
 
 
-def test_certificate_mode_accepts_the_serial_in_any_case(cert_mode, payment, wechat_notification, post):
-    post(wechat_notification(transaction(payment), serial=cert_mode.lower()))
+def test_certificate_mode_accepts_the_serial_in_any_case(wechat_cert_mode, payment, wechat_notification, post):
+    post(wechat_notification(transaction(payment), serial=wechat_cert_mode.lower()))
 
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.CONFIRMED
 
 
 @pytest.mark.parametrize("serial", ["7A1B2C3D4E5F60718293A4B5C6D7E8F901234567", "NOT-HEX", ""])
 def test_certificate_mode_rejects_an_unknown_serial_without_calling_out(
-    cert_mode, payment, wechat_notification, post, wechat_gateway, serial
+    wechat_cert_mode, payment, wechat_notification, post, wechat_gateway, serial
 ):
     # The SDK would download certificates for a serial it does not know; the request never gets there.
     post(wechat_notification(transaction(payment), serial=serial))
@@ -399,8 +378,8 @@ def test_certificate_mode_ignores_an_expired_certificate(
     assert wechat_gateway.calls == []
 
 
-def test_certificate_mode_queries_verify_answers_with_the_certificate(cert_mode, payment, wechat_gateway):
-    wechat_gateway.serial = cert_mode
+def test_certificate_mode_queries_verify_answers_with_the_certificate(wechat_cert_mode, payment, wechat_gateway):
+    wechat_gateway.serial = wechat_cert_mode
     wechat_gateway.answer(
         200, {"mchid": MCHID, "appid": APPID, "out_trade_no": payment.trade_no, "trade_state": "NOTPAY"}
     )
