@@ -4,8 +4,12 @@ import os
 
 import pytest
 from django.db import connection
+from django.test.utils import override_settings
 
+from kamen import settings as shipped_settings
 from kamen.testing import factories
+
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 pytest_plugins = [
     "kamen.testing.browser",
@@ -26,6 +30,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hashing is not what most tests test: Argon2 in every factory user and guest checkout would be half
+    the suite's time. Tests of the hashing itself ask for `shipped_password_hashing`."""
+    with override_settings(PASSWORD_HASHERS=[FAST_HASHER], LOOKUP_PASSWORD_HASHER=FAST_HASHER):
+        yield
+
+
+@pytest.fixture
+def shipped_password_hashing(settings):
+    """The password hashers the shop ships with (Argon2), for tests of hashing itself."""
+    settings.PASSWORD_HASHERS = shipped_settings.PASSWORD_HASHERS
+    settings.LOOKUP_PASSWORD_HASHER = shipped_settings.LOOKUP_PASSWORD_HASHER
+
+
+@pytest.fixture
+def english(settings):
+    """The shop in English, for tests that read its copy."""
+    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -79,6 +104,35 @@ def sku(db):
 
 
 @pytest.fixture
-def fast_password_hashing(settings):
-    """Argon2 on dozens of guest lookup passwords would dominate a race test; the race is what is tested."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def pay(django_capture_on_commit_callbacks):
+    """Confirm a payment as a verified notification would, running what it enqueues on commit."""
+
+    def confirm(payment):
+        with django_capture_on_commit_callbacks(execute=True):
+            return factories.confirm(payment)
+
+    return confirm
+
+
+@pytest.fixture
+def paid_order(django_capture_on_commit_callbacks):
+    """Make a paid order as a verified notification would; delivered unless `deliver=False`.
+
+    `before_payment(order)` runs between checkout and payment (to make the payment late, say).
+    """
+
+    def make(sku, quantity=2, *, user=None, method="sandbox", deliver=True, before_payment=None):
+        from orders.models import Order
+        from payments.services import pay_with_balance
+
+        placed = factories.place_order(sku, method, quantity=quantity, user=user)
+        if before_payment:
+            before_payment(placed.order)
+        with django_capture_on_commit_callbacks(execute=deliver):
+            if method == "balance":
+                pay_with_balance(placed.payment, user=user)
+            else:
+                factories.confirm(placed.payment)
+        return Order.objects.get(pk=placed.order.pk)
+
+    return make

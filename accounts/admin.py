@@ -18,10 +18,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from djmoney.money import Money
 
 from kamen.admin import ReadOnlyAdmin
-from kamen.money import CURRENCY
+from kamen.money import cny
 from kamen.templatetags.money import yuan
 
 from . import services
@@ -133,7 +132,7 @@ class WalletAdmin(ReadOnlyAdmin):
         user = get_object_or_404(User, pk=user_id)
         form = WalletCreditForm(request.POST) if request.method == "POST" else WalletCreditForm()
         if form.is_bound and form.is_valid():
-            amount = Money(form.cleaned_data["amount"], CURRENCY)
+            amount = cny(form.cleaned_data["amount"])
             change = services.credit_wallet(
                 user,
                 amount,
@@ -156,7 +155,7 @@ class WalletAdmin(ReadOnlyAdmin):
             "opts": self.opts,
             "credited_user": user,
             "wallet": wallet,
-            "balance": yuan(wallet.balance if wallet else Money(0, CURRENCY)),
+            "balance": yuan(wallet.balance if wallet else cny(0)),
             "form": form,
         }
         return TemplateResponse(request, "admin/accounts/wallet/credit.html", context)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from djmoney.money import Money
 
+from .locks import lock_wallet
 from .models import User, Wallet, WalletEntry
 
 
@@ -26,7 +27,7 @@ def get_or_create_wallet(user: User) -> Wallet:
 def _post_entry(user: User, amount: Money, *, kind: str, reference: str, note: str, actor: User | None) -> WalletChange:
     get_or_create_wallet(user)
     with transaction.atomic():
-        wallet = Wallet.objects.select_for_update().get(user=user)
+        wallet = lock_wallet(user)
         if reference:
             # A reference names one movement (a payment, a credit form): repeating it changes nothing.
             repeated = WalletEntry.objects.filter(wallet=wallet, kind=kind, reference=reference).first()

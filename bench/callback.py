@@ -141,9 +141,9 @@ def notification(payment, n: int, alipay_key) -> str:
 # ---------------------------------------------------------------------------------------------------
 def seed(count: int) -> list:
     """One product and SKU with `count` codes, and `count` pending Alipay payments of one code each."""
-    from djmoney.money import Money
 
     from catalog.models import Category, Product, Sku
+    from kamen.money import cny
     from kamen.testing.factories import stock
     from orders.services import place_order
 
@@ -151,7 +151,7 @@ def seed(count: int) -> list:
     product = Product.objects.create(
         category=category, title="回调测试点卡", status=Product.Status.APPROVED, is_on_shelf=True
     )
-    sku = Sku.objects.create(product=product, name="10元面值", price=Money(PRICE, "CNY"))
+    sku = Sku.objects.create(product=product, name="10元面值", price=cny(PRICE))
     stock(sku, count, prefix="CB")
     return [
         place_order(sku, quantity=1, user=None, contact_email=f"buyer{n}@example.com", payment_method="alipay")
@@ -281,7 +281,9 @@ def audit(payment_ids: list[int]) -> dict:
         "payments_without_one_confirmation": confirmed.exclude(
             pk__in=per_payment.filter(n=1).values("payment")
         ).count(),
-        "orders_paid": Order.objects.filter(payments__pk__in=payment_ids, status=Order.Status.PAID).count(),
+        "orders_paid": Order.objects.filter(
+            payment_links__payment_id__in=payment_ids, status=Order.Status.PAID
+        ).count(),
     }
 
 

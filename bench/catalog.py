@@ -11,7 +11,6 @@ latency, requests per second and errors per page kind as one JSON line.
 import os
 import random
 import time
-from decimal import Decimal
 
 from common import SERVER, analyze_database, emit, fresh_database, hammer, log, running_server, setup_django
 
@@ -28,10 +27,10 @@ LISTING_PAGES = 50
 
 def seed(rng: random.Random) -> tuple[list[str], list[int]]:
     """Categories, products, SKUs and pre-encrypted codes in bulk; returns top slugs and product ids."""
-    from djmoney.money import Money
 
     from catalog import crypto
     from catalog.models import CardCode, Category, Product, Sku
+    from kamen.money import cny
 
     tops = Category.objects.bulk_create(
         Category(name=f"大类{t}", slug=f"top-{t}", sort_order=t) for t in range(TOP_CATEGORIES)
@@ -57,7 +56,7 @@ def seed(rng: random.Random) -> tuple[list[str], list[int]]:
     )
     skus = Sku.objects.bulk_create(
         (
-            Sku(product=product, name=f"{value}元面值", price=Money(Decimal(value), "CNY"), sort_order=s)
+            Sku(product=product, name=f"{value}元面值", price=cny(value), sort_order=s)
             for product in products
             for s, value in enumerate((10, 50, 100)[: rng.randint(1, 3)])
         ),

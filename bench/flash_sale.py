@@ -37,16 +37,16 @@ class Outcome:
 
 def seed():
     """One visible product, one SKU, exactly CODES codes imported through the real service."""
-    from djmoney.money import Money
 
     from catalog.models import Category, Product, Sku
     from catalog.services import import_codes
+    from kamen.money import cny
 
     category = Category.objects.create(name="秒杀", slug="flash")
     product = Product.objects.create(
         category=category, title="秒杀点卡", status=Product.Status.APPROVED, is_on_shelf=True
     )
-    sku = Sku.objects.create(product=product, name="100元面值", price=Money(PRICE, "CNY"))
+    sku = Sku.objects.create(product=product, name="100元面值", price=cny(PRICE))
     import_codes(sku, "\n".join(f"FLASH-{n:04d}-{n * 7919 % 10007:05d}" for n in range(CODES)))
     return sku
 

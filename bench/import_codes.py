@@ -17,14 +17,14 @@ CODES = 100_000
 def main() -> None:
     fresh_database()
     setup_django()
-    from djmoney.money import Money
 
     from catalog.models import Category, Product, Sku
     from catalog.services import import_codes
+    from kamen.money import cny
 
     category = Category.objects.create(name="导入", slug="import")
     product = Product.objects.create(category=category, title="导入测试", status=Product.Status.APPROVED)
-    sku = Sku.objects.create(product=product, name="100元面值", price=Money("100.00", "CNY"))
+    sku = Sku.objects.create(product=product, name="100元面值", price=cny("100.00"))
     # Card number and password pairs, as suppliers hand them over.
     text = "\n".join(f"CARD{n:010d} PW{n * 2654435761 % 10**12:012d}" for n in range(CODES))
 

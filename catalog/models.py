@@ -90,7 +90,8 @@ class Product(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("catalog:product", args=[self.pk])
+        # The product page is where checkout starts, so the orders app serves it.
+        return reverse("orders:product", args=[self.pk])
 
     @property
     def is_visible(self) -> bool:
@@ -126,6 +127,13 @@ class Sku(models.Model):
     @property
     def is_manual(self) -> bool:
         return self.delivery_kind == self.DeliveryKind.MANUAL
+
+    def can_supply(self, quantity: int, *, stock: int) -> bool:
+        """Whether `quantity` can be sold now with `stock` free codes; staff deliver manual Skus by hand.
+
+        The one rule for "buyable": the product page, its script and checkout all follow it.
+        """
+        return self.is_manual or stock >= quantity
 
 
 class CardCode(models.Model):

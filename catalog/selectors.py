@@ -68,7 +68,12 @@ def hot_products(limit: int = 8) -> list[Product]:
 
 
 def skus_with_stock(product: Product) -> list[Sku]:
-    return list(product.skus.filter(is_active=True).annotate(stock=code_count()))
+    """The product's active Skus with `stock`, `buyable` and `max_quantity` (what one order may take) set."""
+    skus = list(product.skus.filter(is_active=True).annotate(stock=code_count()))
+    for sku in skus:
+        sku.buyable = sku.can_supply(product.min_per_order, stock=sku.stock)
+        sku.max_quantity = product.max_per_order if sku.is_manual else min(product.max_per_order, sku.stock)
+    return skus
 
 
 def get_visible_product(pk: int) -> Product:

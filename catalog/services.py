@@ -15,6 +15,7 @@ from accounts.models import User
 
 from . import crypto
 from .cache import catalog_changed
+from .locks import lock_product
 from .models import CardCode, CardCodeReveal, Product, Sku
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def moderate(product: Product, status: str, *, actor: User | None, reason: str =
     if status == Product.Status.REJECTED and not reason:
         raise ModerationError(_("A rejection needs a reason."))
     with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=product.pk)
+        product = lock_product(product.pk)
         if product.status not in MODERATION_MOVES.get(status, set()):
             raise ModerationError(
                 _("“%(product)s” cannot move from %(from)s to %(to)s.")
@@ -131,7 +132,7 @@ def moderate(product: Product, status: str, *, actor: User | None, reason: str =
 def set_shelf(product: Product, *, on_shelf: bool, actor: User | None) -> Product:
     """Put a product on the shelf or take it off; only an approved product may go on."""
     with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=product.pk)
+        product = lock_product(product.pk)
         if on_shelf and product.status != Product.Status.APPROVED:
             raise ModerationError(
                 _("“%(product)s” is not approved, so it cannot go on the shelf.") % {"product": product}

@@ -8,5 +8,4 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("c/<slug:slug>/", views.category, name="category"),
     path("search/", views.search, name="search"),
-    path("p/<int:pk>/", views.product, name="product"),
 ]

@@ -9,12 +9,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from orders.forms import CheckoutForm
-from payments.providers import available_providers
-
 from . import selectors
 from .cache import FRAGMENT_SECONDS, fragment_key
-from .models import Product, Sku
 
 PAGE_SIZE = 20
 
@@ -62,30 +58,3 @@ def search(request: HttpRequest) -> HttpResponse:
     scope = "q" + hashlib.sha256(query.encode()).hexdigest()[:16]
     context = _results(request, lambda: selectors.listing(query=query), scope=scope, query=query)
     return render(request, "catalog/listing.html", {**context, "query": query})
-
-
-def product(request: HttpRequest, pk: int) -> HttpResponse:
-    return render_product(request, selectors.get_visible_product(pk))
-
-
-def render_product(
-    request: HttpRequest,
-    product: Product,
-    *,
-    form: CheckoutForm | None = None,
-    selected_sku: Sku | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    """The product page with its checkout form; also re-shown with errors by a refused checkout."""
-    user = request.user if request.user.is_authenticated else None
-    skus = selectors.skus_with_stock(product)
-    if selected_sku is None:
-        selected_sku = next((s for s in skus if s.stock > 0 or s.is_manual), skus[0] if skus else None)
-    if form is None:
-        form = CheckoutForm(
-            user=user,
-            providers=available_providers(user=user),
-            initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
-        )
-    context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form}
-    return render(request, "catalog/product.html", context, status=status)

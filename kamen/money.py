@@ -17,7 +17,13 @@ def cny(amount: Decimal | int | str) -> Money:
 
 
 def to_fen(money: Money) -> int:
+    """Integer fen, as WeChat Pay counts."""
     return int(round_fen(money.amount) * 100)
+
+
+def yuan_from_fen(fen: int) -> Decimal:
+    """An amount in integer fen as yuan with two decimals."""
+    return (Decimal(fen) / 100).quantize(FEN)
 
 
 def parse_yuan(text: str) -> Decimal | None:

@@ -211,6 +211,8 @@ ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 # Paid orders still undelivered after this long are re-enqueued by the sweeper.
 DELIVERY_SWEEP_AFTER = timedelta(seconds=env.int("DELIVERY_SWEEP_AFTER_SECONDS", default=60))
 ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
+# Guest lookup passwords: Argon2id at a lighter cost than account passwords (see the class).
+LOOKUP_PASSWORD_HASHER = "orders.services.checkout.LookupPasswordHasher"
 
 SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=not PRODUCTION) and not PRODUCTION
 # The sandbox gateway signs its notifications with this key, as a real gateway signs with its own.
@@ -252,6 +254,11 @@ PAYMENT_PROVIDERS = [
     *(["payments.providers.alipay.AlipayProvider"] if ALIPAY_ENABLED else []),
     *(["payments.providers.wechat.WeChatPayProvider"] if WECHATPAY_ENABLED else []),
     "payments.providers.balance.BalanceProvider",
+]
+# What payments pay for: each purpose says what a confirmed payment or a refund means for it.
+PAYMENT_PURPOSES = [
+    "orders.purposes.OrderPurpose",
+    "payments.purposes.TopUpPurpose",
 ]
 # Notifications older than this are refused as stale.
 PAYMENT_NOTIFICATION_MAX_AGE = timedelta(minutes=5)

@@ -6,9 +6,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
-    path("orders/", include("orders.urls")),
+    path("", include("orders.urls")),
     path("payments/", include("payments.urls")),
     path("", include("catalog.urls")),
 ]

@@ -108,34 +108,59 @@ class Order(models.Model):
         return crypto.decrypt(self.manual_delivery_encrypted) if self.manual_delivery_encrypted else ""
 
 
-S = Order.Status
+# `Payment.purpose` of a payment for an order (orders.purposes.OrderPurpose).
+ORDER_PURPOSE = "order"
 
-# Every allowed move of an order; `orders.services.transition` refuses anything else.
-# A payment can still land on an expired or cancelled order (the shopper paid late); it is never dropped.
-TRANSITIONS: dict[str, set[str]] = {
-    S.PENDING_PAYMENT: {S.PAID, S.CANCELLED, S.EXPIRED},
-    S.EXPIRED: {S.PAID},
-    S.CANCELLED: {S.PAID},
-    # An undelivered order refunded in full is cancelled instead of delivered.
-    S.PAID: {S.DELIVERED, S.DELIVERY_FAILED, S.AWAITING_MANUAL, S.CANCELLED},
-    S.AWAITING_MANUAL: {S.DELIVERED, S.CANCELLED},
-    S.DELIVERY_FAILED: {S.DELIVERED, S.CANCELLED},
-    S.DELIVERED: set(),
-}
+
+class OrderPayment(models.Model):
+    """Which payment pays which order. Orders sit above payments: the link lives here, not on Payment."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payment_links")
+    payment = models.OneToOneField("payments.Payment", on_delete=models.PROTECT, related_name="order_link")
+
+    class Meta:
+        verbose_name = _("order payment")
+        verbose_name_plural = _("order payments")
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ← {self.payment_id}"
 
 
 class OrderEvent(models.Model):
     """Audit row for every move of an order and every staff action on it."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
+    class Type(models.TextChoices):
+        PLACED = "placed", _("Placed")
+        PAID = "paid", _("Paid")
+        PAID_LATE = "paid_late", _("Paid after it had closed")
+        CANCELLED = "cancelled", _("Cancelled by the buyer")
+        EXPIRED = "expired", _("Expired unpaid")
+        DELIVERED = "delivered", _("Delivered")
+        AWAITING_MANUAL = "awaiting_manual", _("Waiting for manual delivery")
+        DELIVERED_MANUALLY = "delivered_manually", _("Delivered by staff")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        DELIVERY_RETRIED = "delivery_retried", _("Delivered from stock by staff")
+        REFUND_REQUESTED = "refund_requested", _("Refund requested")
+        REFUND_APPROVED = "refund_approved", _("Refund approved")
+        REFUND_DECLINED = "refund_declined", _("Refund declined")
+        REFUND_FAILED = "refund_failed", _("Refund failed at the gateway")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED_REFUNDED = "cancelled_refunded", _("Closed by a full refund")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    type = models.CharField(_("event"), max_length=40, choices=Type.choices)
+    from_status = models.CharField(_("from"), max_length=20, blank=True, choices=Order.Status.choices)
+    to_status = models.CharField(_("to"), max_length=20, blank=True, choices=Order.Status.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("by"),
     )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
         verbose_name = _("order event")
@@ -144,6 +169,31 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type} {self.from_status}→{self.to_status}"
+
+
+S = Order.Status
+E = OrderEvent.Type
+
+# Every allowed move of an order and the events that may make it; `orders.services.transition`
+# refuses anything else. A payment can still land on an expired or cancelled order (the shopper paid
+# late): it is never dropped. A paid order is closed only by a full refund, never by a cancel.
+MOVES: dict[tuple[str, str], set[str]] = {
+    (S.PENDING_PAYMENT, S.PAID): {E.PAID},
+    (S.PENDING_PAYMENT, S.CANCELLED): {E.CANCELLED},
+    (S.PENDING_PAYMENT, S.EXPIRED): {E.EXPIRED},
+    (S.EXPIRED, S.PAID): {E.PAID_LATE},
+    (S.CANCELLED, S.PAID): {E.PAID_LATE},
+    (S.PAID, S.DELIVERED): {E.DELIVERED},
+    (S.PAID, S.AWAITING_MANUAL): {E.AWAITING_MANUAL},
+    (S.PAID, S.DELIVERY_FAILED): {E.DELIVERY_FAILED},
+    (S.AWAITING_MANUAL, S.DELIVERED): {E.DELIVERED_MANUALLY},
+    (S.DELIVERY_FAILED, S.DELIVERED): {E.DELIVERED_MANUALLY, E.DELIVERY_RETRIED},
+    (S.PAID, S.CANCELLED): {E.CANCELLED_REFUNDED},
+    (S.AWAITING_MANUAL, S.CANCELLED): {E.CANCELLED_REFUNDED},
+    (S.DELIVERY_FAILED, S.CANCELLED): {E.CANCELLED_REFUNDED},
+}
+# Statuses of a paid order still waiting for its goods.
+UNDELIVERED = (S.PAID, S.AWAITING_MANUAL, S.DELIVERY_FAILED)
 
 
 class StaffQueueOrder(Order):

@@ -6,10 +6,12 @@ Everyone else gets a 404, never a hint that the order exists.
 import hmac
 
 from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from accounts.models import User
 from catalog.models import CardCode
+from payments.models import Payment, Refund
 
 from .models import Order
 
@@ -76,3 +78,25 @@ def delivered_codes(order: Order) -> list[dict[str, str]]:
 
 def orders_of_user(user: User, *, page: int) -> Page:
     return Paginator(Order.objects.filter(user=user).order_by("-created_at", "-id"), 20).get_page(page)
+
+
+def payments_of(order: Order) -> QuerySet[Payment]:
+    """Every payment attempt of `order`."""
+    return Payment.objects.filter(order_link__order=order)
+
+
+def latest_payment(order: Order) -> Payment | None:
+    return payments_of(order).order_by("-id").first()
+
+
+def confirmed_payment(order: Order) -> Payment | None:
+    """The payment that paid `order` (the latest confirmed one), or None."""
+    return payments_of(order).filter(state=Payment.State.CONFIRMED).order_by("-id").first()
+
+
+def order_of_payment(payment_id: int) -> Order:
+    return Order.objects.get(payment_links__payment_id=payment_id)
+
+
+def refunds_of(order: Order) -> QuerySet[Refund]:
+    return Refund.objects.filter(payment__order_link__order=order).select_related("payment")

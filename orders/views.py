@@ -4,24 +4,57 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts.services import InsufficientBalance
 from catalog import selectors as catalog_selectors
+from catalog.models import Product, Sku
 from payments import services as payment_services
-from payments.models import Payment, Refund
+from payments.models import Payment
 from payments.providers import available_providers, get_provider
 
 from . import selectors, services
 from .forms import CheckoutForm, LookupForm, RefundRequestForm
 from .models import Order
 
+# Statuses in which the order page keeps polling: something is about to change by itself.
+WAITING_STATUSES = (Order.Status.PENDING_PAYMENT, Order.Status.PAID)
+
 
 def _user(request: HttpRequest):
     return request.user if request.user.is_authenticated else None
+
+
+def product(request: HttpRequest, pk: int) -> HttpResponse:
+    """The product page: specs with their stock, and the checkout form."""
+    return render_product(request, catalog_selectors.get_visible_product(pk))
+
+
+def render_product(
+    request: HttpRequest,
+    product: Product,
+    *,
+    form: CheckoutForm | None = None,
+    selected_sku: Sku | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The product page with its checkout form; also re-shown with errors by a refused checkout."""
+    user = _user(request)
+    skus = catalog_selectors.skus_with_stock(product)
+    if selected_sku is None:
+        selected_sku = next((sku for sku in skus if sku.buyable), skus[0] if skus else None)
+    else:
+        selected_sku = next((sku for sku in skus if sku.pk == selected_sku.pk), selected_sku)
+    if form is None:
+        form = CheckoutForm(
+            user=user,
+            providers=available_providers(user=user),
+            initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
+        )
+    context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form}
+    return render(request, "catalog/product.html", context, status=status)
 
 
 @require_POST
@@ -35,7 +68,7 @@ def place(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            payment = services.place_order(
+            placed = services.place_order(
                 sku,
                 quantity=data["quantity"],
                 user=user,
@@ -46,24 +79,22 @@ def place(request: HttpRequest) -> HttpResponse:
         except services.CheckoutError as error:
             form.add_error(None, str(error))
         else:
-            selectors.grant_session_access(request, payment.order)
-            return _start_payment(request, payment)
-    from catalog.views import render_product
-
+            selectors.grant_session_access(request, placed.order)
+            return _start_payment(request, placed)
     return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
 
 
-def _start_payment(request: HttpRequest, payment) -> HttpResponse:
-    provider = get_provider(payment.provider)
+def _start_payment(request: HttpRequest, placed: services.PlacedOrder) -> HttpResponse:
+    provider = get_provider(placed.payment.provider)
     if provider.resumable:
         # Gateways are started on our payment page, which the shopper can come back to.
-        return redirect("payments:checkout", payment.trade_no)
+        return redirect("payments:checkout", placed.payment.trade_no)
     try:
-        action = provider.start(payment, request=request)
+        action = provider.start(placed.payment, request=request)
     except InsufficientBalance:
-        services.cancel_order(payment.order, actor=_user(request), reason="insufficient balance")
+        services.cancel_order(placed.order, actor=_user(request), reason="insufficient balance")
         messages.error(request, _("Your wallet balance is not enough for this order; the order was cancelled."))
-        return redirect(payment.order.sku.product.get_absolute_url())
+        return redirect(placed.order.sku.product.get_absolute_url())
     return redirect(action.url)
 
 
@@ -82,21 +113,17 @@ def secret_link(request: HttpRequest, number: str, token: str) -> HttpResponse:
 def status(request: HttpRequest, number: str) -> JsonResponse:
     """Polled by the order page until the codes arrive."""
     order = selectors.get_order_for_viewer(request, number)
-    waiting = order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID)
-    return JsonResponse({"status": order.status, "waiting": waiting})
+    return JsonResponse({"status": order.status, "waiting": order.status in WAITING_STATUSES})
 
 
 def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
-    payment = order.payments.order_by("-id").first()
+    payment = selectors.latest_payment(order)
     provider = get_provider(payment.provider) if payment else None
-    refunds = list(order.refunds.order_by("id"))
+    confirmed = payment if payment and payment.state == Payment.State.CONFIRMED else selectors.confirmed_payment(order)
     can_pay = (
-        order.status == Order.Status.PENDING_PAYMENT
-        and payment.state == Payment.State.PENDING
-        and payment.expires_at > timezone.now()
-        and provider is not None
-        and provider.resumable
+        payment is not None and provider is not None and provider.resumable and payment_services.is_payable(payment)
     )
+    may_refund = services.refund_refusal(order, payment=confirmed) is None
     response = render(
         request,
         "orders/detail.html",
@@ -104,26 +131,15 @@ def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
             "order": order,
             "payment": payment,
             "codes": selectors.delivered_codes(order),
-            "waiting": order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID),
+            "waiting": order.status in WAITING_STATUSES,
             "can_pay": can_pay,
-            "refunds": refunds,
-            "refund_form": RefundRequestForm() if _may_request_refund(order, payment, refunds) else None,
+            "refunds": list(selectors.refunds_of(order).order_by("id")),
+            "refund_form": RefundRequestForm() if may_refund else None,
         },
     )
     # Codes are for this buyer only: never kept by a shared cache or the browser's history cache.
     response["Cache-Control"] = "no-store, private"
     return response
-
-
-def _may_request_refund(order: Order, payment, refunds) -> bool:
-    """The buyer may ask for a refund of a paid order with money left to refund and no request open."""
-    return (
-        payment is not None
-        and payment.state == Payment.State.CONFIRMED
-        and order.refund_status != Order.RefundStatus.FULL
-        and order.status in (*services.UNDELIVERED, Order.Status.DELIVERED)
-        and not any(refund.state in Refund.OPEN_FOR_BUYER for refund in refunds)
-    )
 
 
 @require_POST
@@ -135,7 +151,7 @@ def request_refund(request: HttpRequest, number: str) -> HttpResponse:
         messages.error(request, form.errors["reason"][0])
         return redirect(order.get_absolute_url())
     try:
-        payment_services.request_refund(order, user=_user(request), reason=form.cleaned_data["reason"])
+        services.request_refund(order, user=_user(request), reason=form.cleaned_data["reason"])
     except payment_services.RefundError as error:
         messages.error(request, str(error))
     else:
@@ -147,8 +163,12 @@ def request_refund(request: HttpRequest, number: str) -> HttpResponse:
 def cancel(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.get_order_for_viewer(request, number)
     if order.status == Order.Status.PENDING_PAYMENT:
-        services.cancel_order(order, actor=_user(request), reason="cancelled by buyer")
-        messages.info(request, _("The order was cancelled."))
+        # The service looks again under the row lock: a payment confirmed meanwhile wins.
+        order = services.cancel_order(order, actor=_user(request), reason="cancelled by buyer")
+        if order.status == Order.Status.CANCELLED:
+            messages.info(request, _("The order was cancelled."))
+        else:
+            messages.info(request, _("This order has just been paid, so it was not cancelled."))
     return redirect(order.get_absolute_url())
 
 

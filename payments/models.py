@@ -2,10 +2,14 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+
+from .purposes import TOPUP, get_purpose, purpose_choices
+
+# Providers whose money lives in our own wallet ledger: "back to the original payment" is the wallet.
+WALLET_PROVIDERS = ("balance",)
 
 
 def new_trade_no() -> str:
@@ -19,49 +23,39 @@ def new_refund_no() -> str:
 
 
 class Payment(models.Model):
-    """One attempt to pay through one provider: for an order, or to top up a wallet (充值).
+    """One attempt to pay through one provider, for one purpose: an order, a wallet top-up (充值), ...
 
-    An order is paid by a confirmed payment; a confirmed top-up is credited to `user`'s wallet.
+    What a confirmed payment means lives with its purpose (`payments.purposes`): payments take and
+    return money and know nothing of what it buys. `description` and `reference` are what the payer
+    and staff read (the goods, the order number); the purpose keeps its own link to the payment.
     """
 
     class State(models.TextChoices):
-        CREATED = "created", _("Created")
         PENDING = "pending", _("Waiting for the gateway")
         CONFIRMED = "confirmed", _("Confirmed")
-        FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Closed unpaid")
 
-    class Purpose(models.TextChoices):
-        ORDER = "order", _("Order")
-        TOPUP = "topup", _("Wallet top-up")
-
-    purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices, default=Purpose.ORDER)
-    order = models.ForeignKey(
-        "orders.Order",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="payments",
-        verbose_name=_("order"),
-    )
-    # The account a top-up credits.
+    purpose = models.CharField(_("purpose"), max_length=16, choices=purpose_choices)
+    # The signed-in account behind the payment: the wallet a top-up credits and a wallet refund returns to.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="topups",
+        related_name="payments",
         verbose_name=_("account"),
     )
+    description = models.CharField(_("paid for"), max_length=128)
+    reference = models.CharField(_("reference"), max_length=40, blank=True, db_index=True)
     provider = models.CharField(_("provider"), max_length=32)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     trade_no = models.CharField(_("our trade number"), max_length=40, unique=True, default=new_trade_no)
     gateway_trade_no = models.CharField(_("gateway trade number"), max_length=64, blank=True)
-    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.CREATED)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     # What the gateway gave us to draw as a QR code; kept so reopening the page asks the gateway once.
     qr_content = models.CharField(max_length=512, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    # After this the trade is closed at the gateway (the order's codes are no longer held).
+    # After this the trade is closed at the gateway (what it pays for is no longer held).
     expires_at = models.DateTimeField(_("pay before"), default=timezone.now)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -79,9 +73,7 @@ class Payment(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
-                condition=models.Q(purpose="order", order__isnull=False)
-                | models.Q(purpose="topup", order__isnull=True, user__isnull=False),
-                name="payment_pays_an_order_or_a_topup",
+                condition=~models.Q(purpose="topup") | models.Q(user__isnull=False), name="payment_topup_has_account"
             ),
         ]
         indexes = [models.Index(fields=["state", "provider", "created_at"], name="payment_reconcile")]
@@ -90,21 +82,31 @@ class Payment(models.Model):
         return self.trade_no
 
     def get_absolute_url(self) -> str:
-        """Where the shopper follows this payment: the order page, or the wallet for a top-up."""
-        if self.order_id:
-            return self.order.get_absolute_url()
-        return reverse("accounts:wallet")
+        """Where the payer follows this payment: the page of what it pays for."""
+        return get_purpose(self.purpose).next_url(self)
 
     @property
     def is_topup(self) -> bool:
-        return self.purpose == self.Purpose.TOPUP
+        return self.purpose == TOPUP
+
+
+P = Payment.State
+
+# Every allowed move of a payment; `payments.services.move_payment` refuses anything else. A payment
+# closed at the gateway is still confirmed if the money was taken after all: it is never dropped.
+PAYMENT_MOVES: dict[str, set[str]] = {
+    P.PENDING: {P.CONFIRMED, P.CANCELLED},
+    P.CANCELLED: {P.CONFIRMED},
+    P.CONFIRMED: set(),
+}
 
 
 class Refund(models.Model):
-    """Money going back for a paid order: a row of its own with its own state.
+    """Money going back for a confirmed payment: a row of its own with its own state.
 
     `refund_no` is the gateway's idempotency key (Alipay out_request_no, WeChat out_refund_no), so
-    sending the same refund twice never moves money twice.
+    sending the same refund twice never moves money twice. Who may ask for one, and what it means once
+    the money is back, belong to the payment's purpose (for an order: `orders.services.refunds`).
     """
 
     class State(models.TextChoices):
@@ -121,11 +123,10 @@ class Refund(models.Model):
 
     #: States whose amount counts against what is left to refund.
     HOLDING = (State.REQUESTED, State.PENDING, State.PROCESSING, State.SUCCEEDED)
-    #: States in which the buyer waits and may not ask again.
-    OPEN_FOR_BUYER = (State.REQUESTED, State.PENDING, State.PROCESSING)
+    #: States of a refund not finished yet: waiting for a decision or for the money to move.
+    OPEN = (State.REQUESTED, State.PENDING, State.PROCESSING)
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
     refund_no = models.CharField(_("refund number"), max_length=40, unique=True, default=new_refund_no)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     destination = models.CharField(
@@ -166,6 +167,25 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.refund_no
+
+    @property
+    def goes_to_wallet(self) -> bool:
+        """Whether the money goes back to the payer's wallet (chosen so, or paid from it) or to the gateway."""
+        return self.destination == self.Destination.WALLET or self.payment.provider in WALLET_PROVIDERS
+
+
+R = Refund.State
+
+# Every allowed move of a refund; `payments.services.move_refund` refuses anything else. A failed
+# refund can be sent again, and the gateway may still report one we had marked failed as refunded.
+REFUND_MOVES: dict[str, set[str]] = {
+    R.REQUESTED: {R.PENDING, R.DECLINED},
+    R.PENDING: {R.PROCESSING, R.SUCCEEDED, R.FAILED},
+    R.PROCESSING: {R.SUCCEEDED, R.FAILED},
+    R.FAILED: {R.PENDING, R.SUCCEEDED},
+    R.SUCCEEDED: set(),
+    R.DECLINED: set(),
+}
 
 
 class PaymentNotification(models.Model):

@@ -2,25 +2,32 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from orders.models import Order
+from accounts.models import WalletEntry
+from accounts.services import get_or_create_wallet
 
 from . import services
+from .forms import TopUpForm
 from .models import Payment
-from .providers import get_provider
+from .providers import available_providers, get_provider
 from .providers.base import GatewayError, is_phone_browser
+from .purposes import get_purpose
 from .qr import qr_data_uri
 from .selectors import get_payment_for_viewer
 from .tasks import send_sandbox_notification_task
 
 logger = logging.getLogger(__name__)
+
+# One-tap amounts beside the free amount field, as shoppers are used to on card shops.
+TOPUP_PRESETS = (50, 100, 200, 500)
 
 
 @csrf_exempt
@@ -35,12 +42,6 @@ def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
     return provider.notification_response(accepted=accepted, message=record.message)
 
 
-def _payable(payment: Payment) -> bool:
-    if payment.state != Payment.State.PENDING or payment.expires_at <= timezone.now():
-        return False
-    return payment.order is None or payment.order.status == Order.Status.PENDING_PAYMENT
-
-
 def checkout(request: HttpRequest, trade_no: str) -> HttpResponse:
     """Our payment page (收银台): the gateway's QR code, or a redirect to the gateway's own page.
 
@@ -51,30 +52,29 @@ def checkout(request: HttpRequest, trade_no: str) -> HttpResponse:
     provider = get_provider(payment.provider)
     if provider is None or not provider.resumable:
         raise Http404
-    if not _payable(payment):
+    if not services.is_payable(payment):
         return redirect(payment.get_absolute_url())
     try:
         action = services.start_payment(payment, request=request)
     except GatewayError:
         logger.exception("payment %s could not be started at %s", payment.trade_no, payment.provider)
-        return render(request, "payments/checkout.html", _checkout_context(payment, provider, request), status=503)
+        return render(request, "payments/checkout.html", _payment_context(payment, request), status=503)
     if action.kind != "qr":
         return redirect(action.url)
-    context = {
-        **_checkout_context(payment, provider, request),
-        "qr_image": qr_data_uri(action.qr_content),
-        "web_url": action.url,
-    }
+    context = {**_payment_context(payment, request), "qr_image": qr_data_uri(action.qr_content), "web_url": action.url}
     response = render(request, "payments/checkout.html", context)
     response["Cache-Control"] = "no-store, private"
     return response
 
 
-def _checkout_context(payment: Payment, provider, request: HttpRequest) -> dict:
+def _payment_context(payment: Payment, request: HttpRequest) -> dict:
+    purpose = get_purpose(payment.purpose)
     return {
         "payment": payment,
-        "order": payment.order,
-        "provider": provider,
+        "purpose": purpose,
+        "summary": purpose.summary(payment),
+        "payable": services.is_payable(payment),
+        "provider": get_provider(payment.provider),
         "phone": is_phone_browser(request),
         "status_url": reverse("payments:status", args=[payment.trade_no]),
     }
@@ -88,24 +88,25 @@ def status(request: HttpRequest, trade_no: str) -> JsonResponse:
     )
 
 
-def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
-    """The sandbox gateway's cashier page (模拟支付)."""
+def _sandbox_payment(request: HttpRequest, trade_no: str) -> Payment:
     if not settings.SANDBOX_PAYMENTS_ENABLED:
         raise Http404
     payment = get_payment_for_viewer(request, trade_no)
     if payment.provider != "sandbox":
         raise Http404
-    return render(request, "payments/sandbox.html", {"payment": payment, "order": payment.order})
+    return payment
+
+
+def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
+    """The sandbox gateway's cashier page (模拟支付)."""
+    payment = _sandbox_payment(request, trade_no)
+    return render(request, "payments/sandbox.html", _payment_context(payment, request))
 
 
 @require_POST
 def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
     """The shopper pays at the sandbox gateway; the gateway then calls our notify URL itself."""
-    if not settings.SANDBOX_PAYMENTS_ENABLED:
-        raise Http404
-    payment = get_payment_for_viewer(request, trade_no)
-    if payment.provider != "sandbox":
-        raise Http404
+    payment = _sandbox_payment(request, trade_no)
     if payment.state == Payment.State.PENDING:
         notify_url = settings.SANDBOX_NOTIFY_URL or settings.SITE_URL + reverse("payments:notify", args=["sandbox"])
         send_sandbox_notification_task.delay(payment.pk, notify_url)
@@ -116,3 +117,42 @@ def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
             else:
                 messages.success(request, _("Payment sent. Your codes will appear here in a moment."))
     return redirect(payment.get_absolute_url())
+
+
+def _topup_providers(user) -> list:
+    return [provider for provider in available_providers(user=user) if provider.resumable]
+
+
+@login_required
+def wallet(request: HttpRequest, *, form: TopUpForm | None = None, status: int = 200) -> HttpResponse:
+    """The member's balance, its ledger, and the top-up form."""
+    wallet = get_or_create_wallet(request.user)
+    page = Paginator(WalletEntry.objects.filter(wallet=wallet).order_by("-id"), 20).get_page(request.GET.get("page"))
+    page_range = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+    providers = _topup_providers(request.user)
+    context = {
+        "wallet": wallet,
+        "page": page,
+        "page_range": page_range,
+        "entries": page.object_list,
+        "topup_form": form or (TopUpForm(providers=providers) if providers else None),
+        "topup_presets": TOPUP_PRESETS,
+    }
+    return render(request, "payments/wallet.html", context, status=status)
+
+
+@login_required
+@require_POST
+def topup(request: HttpRequest) -> HttpResponse:
+    """Open a top-up and send the user to its payment page; the wallet is credited once the gateway confirms."""
+    form = TopUpForm(request.POST, providers=_topup_providers(request.user))
+    if form.is_valid():
+        try:
+            payment = services.start_topup(
+                request.user, amount=form.cleaned_data["amount"], provider=form.cleaned_data["provider"]
+            )
+        except services.TopUpError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("payments:checkout", payment.trade_no)
+    return wallet(request, form=form, status=400)

@@ -40,8 +40,9 @@ def test_the_database_refuses_a_negative_balance(shopper):
         Wallet.objects.filter(pk=wallet.pk).update(balance=Decimal("-0.01"))
 
 
-def test_passwords_are_hashed_with_argon2(shopper):
-    assert shopper.password.startswith("argon2")
+@pytest.mark.usefixtures("shipped_password_hashing")
+def test_passwords_are_hashed_with_argon2(db, user_factory):
+    assert user_factory(email="argon@example.com").password.startswith("argon2")
 
 
 def test_a_repeated_reference_moves_money_once(shopper):

@@ -10,10 +10,7 @@ from djmoney.money import Money
 from accounts import services
 from accounts.models import User, Wallet, WalletEntry
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def credit_url(user) -> str:

@@ -4,7 +4,6 @@ moderation and shelf actions follow the service rules."""
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
-from django.contrib.messages import get_messages
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -12,14 +11,12 @@ from accounts import services as wallet_services
 from accounts.models import User
 from catalog import services
 from catalog.models import CardCode, CardCodeReveal, Category, Product
+from kamen.testing import factories
+from kamen.testing.pages import messages_of
 from orders import services as order_services
 from payments.models import PaymentNotification
-from payments.services import confirm_payment
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def staff_with(*perms: str) -> User:
@@ -31,24 +28,16 @@ def staff_with(*perms: str) -> User:
     return User.objects.get(pk=user.pk)  # a fresh instance: permissions are cached per object
 
 
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
 @pytest.fixture
-def everything(sku, sku_factory, staff, shopper, django_capture_on_commit_callbacks):
-    """One row of every model the admin shows, including an order waiting in the staff queue."""
-    payment = order_services.place_order(
-        sku, quantity=1, user=None, contact_email="buyer@example.com", lookup_password="abcd", payment_method="sandbox"
-    )
-    PaymentNotification.objects.create(provider="sandbox", payment=payment, body="{}", result="rejected")
+def everything(sku, sku_factory, staff, shopper, paid_order):
+    """One row of every model the admin shows, including an order waiting in the staff queue and a
+    buyer's refund request waiting for a decision."""
+    placed = factories.place_order(sku, quantity=1)
+    PaymentNotification.objects.create(provider="sandbox", payment=placed.payment, body="{}", result="rejected")
     wallet_services.credit_wallet(shopper, Money("5.00", "CNY"), actor=staff, note="test")
     services.reveal_code(CardCode.objects.filter(sku=sku).first(), user=staff, ip="127.0.0.1")
-    manual = order_services.place_order(
-        sku_factory(delivery_kind="manual"), quantity=1, user=shopper, contact_email="", payment_method="sandbox"
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        confirm_payment(manual.pk, amount=manual.amount.amount, gateway_trade_no="G1", provider="sandbox")
+    manual = paid_order(sku_factory(delivery_kind="manual"), 1, user=shopper)
+    order_services.request_refund(manual, user=shopper, reason="bought the wrong one")
 
 
 def test_every_admin_page_renders_for_a_superuser(client, staff, everything):
@@ -70,10 +59,10 @@ def test_the_smoke_test_sees_a_row_of_every_model_it_checks(everything):
     # Keeps the smoke test honest: it checks the change page only of models that have a row.
     from accounts.models import Wallet, WalletEntry
     from orders.models import Order, OrderEvent, StaffQueueOrder
-    from payments.models import Payment
+    from payments.models import Payment, Refund
 
     assert StaffQueueOrder.objects.filter(status=Order.Status.AWAITING_MANUAL).exists()
-    for model in (Wallet, WalletEntry, Order, OrderEvent, Payment, PaymentNotification, CardCodeReveal):
+    for model in (Wallet, WalletEntry, Order, OrderEvent, Payment, PaymentNotification, CardCodeReveal, Refund):
         assert model.objects.exists(), model
 
 

@@ -2,26 +2,19 @@
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import User
 from catalog import forms
 from catalog.models import CardCode
+from kamen.testing.pages import messages_of
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def import_url(sku) -> str:
     return reverse("admin:catalog_sku_import", args=[sku.pk])
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def codes_of(sku) -> set[tuple[str, str]]:

@@ -7,6 +7,8 @@ from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import Category, Product, Sku
 from orders import services as order_services
+from payments.models import Payment, Refund
+from payments.services import Confirmation, confirm_payment
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -54,8 +56,10 @@ class SkuFactory(factory.django.DjangoModelFactory):
         return kwargs
 
 
-def place_order(sku: Sku, payment_method: str = "sandbox", *, quantity: int = 2, user=None, email="g@example.com"):
-    """An order placed through the checkout service as a shopper would; returns its pending Payment."""
+def place_order(
+    sku: Sku, payment_method: str = "sandbox", *, quantity: int = 2, user=None, email="g@example.com"
+) -> order_services.PlacedOrder:
+    """An order placed through the checkout service as a shopper would; its payment is pending."""
     return order_services.place_order(
         sku,
         quantity=quantity,
@@ -66,8 +70,22 @@ def place_order(sku: Sku, payment_method: str = "sandbox", *, quantity: int = 2,
     )
 
 
+def confirm(payment: Payment) -> Confirmation:
+    """Confirm `payment` for its full amount, as a verified notification from its gateway would."""
+    return confirm_payment(
+        payment.pk, amount=payment.amount.amount, gateway_trade_no=f"G{payment.pk}", provider=payment.provider
+    )
+
+
 def stock(sku: Sku, count: int, *, prefix: str = "CODE") -> list[str]:
     """Import `count` distinct codes into `sku`; returns their secrets."""
     secrets = [f"{prefix}-{sku.pk}-{i:06d}" for i in range(count)]
     catalog_services.import_codes(sku, "\n".join(secrets))
     return secrets
+
+
+def order_of(paid: Payment | Refund):
+    """The order a payment (or a refund of it) is for; payments themselves do not know it."""
+    from orders.selectors import order_of_payment
+
+    return order_of_payment(paid.payment_id if isinstance(paid, Refund) else paid.pk)

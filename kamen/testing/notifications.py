@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from catalog.models import CardCode
+from kamen.testing.factories import order_of
 from orders.models import Order
 from payments.models import Payment, PaymentNotification
 
@@ -18,7 +19,7 @@ def assert_rejected_and_unchanged(payment: Payment) -> None:
     """The last notification was stored as rejected, with a reason, and nothing else moved."""
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(payment).status == Order.Status.PENDING_PAYMENT
     assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
     notification = PaymentNotification.objects.latest("id")
     assert notification.result == PaymentNotification.Result.REJECTED

@@ -15,6 +15,7 @@ from kamen.money import cny
 from kamen.testing import factories
 from orders import services
 from orders.models import Order
+from orders.selectors import payments_of
 from orders.tasks import send_delivery_email_task
 
 
@@ -201,7 +202,7 @@ def guest_order(client, sku, quantity=1):
 
 def test_a_pending_order_offers_the_cashier_a_deadline_and_cancel(client, sku):
     order = guest_order(client, sku, quantity=2)
-    payment = order.payments.get()
+    payment = payments_of(order).get()
 
     html = page_text(client, order.get_absolute_url())
 
@@ -216,7 +217,7 @@ def test_a_pending_order_offers_the_cashier_a_deadline_and_cancel(client, sku):
 
 def test_the_sandbox_cashier_says_it_is_a_test_and_posts_to_the_gateway(client, sku):
     order = guest_order(client, sku)
-    payment = order.payments.get()
+    payment = payments_of(order).get()
 
     html = page_text(client, reverse("payments:sandbox", args=[payment.trade_no]))
 
@@ -227,7 +228,7 @@ def test_the_sandbox_cashier_says_it_is_a_test_and_posts_to_the_gateway(client, 
 
 def test_a_delivered_order_lists_its_codes_with_copy_buttons(client, sku):
     order = guest_order(client, sku, quantity=2)
-    services.mark_paid(order, payment_id=order.payments.get().pk)
+    services.mark_paid(order, payment_id=payments_of(order).get().pk)
     services.deliver_order(order.pk)
     secrets = [code.secret for code in order.codes.all()]
 
@@ -261,7 +262,7 @@ def test_lookup_my_orders_and_wallet_pages_render(client, sku, shopper):
     order = Order.objects.get()
 
     mine = page_text(client, reverse("orders:mine"))
-    wallet = page_text(client, reverse("accounts:wallet"))
+    wallet = page_text(client, reverse("payments:wallet"))
 
     assert order.number in mine and "待支付" in mine
     assert "¥0.00" in wallet
@@ -277,7 +278,7 @@ def test_sign_in_and_sign_up_pages_use_the_shop_layout(client, db):
 
 def test_the_delivery_email_links_to_the_order_but_never_holds_codes(client, sku):
     order = guest_order(client, sku)
-    services.mark_paid(order, payment_id=order.payments.get().pk)
+    services.mark_paid(order, payment_id=payments_of(order).get().pk)
     services.deliver_order(order.pk)
     mail.outbox.clear()
 

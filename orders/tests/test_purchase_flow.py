@@ -8,6 +8,7 @@ from django.urls import reverse
 from catalog.models import CardCode
 from kamen.testing import factories
 from orders.models import Order
+from orders.selectors import payments_of
 from payments.models import PaymentNotification
 
 
@@ -45,7 +46,7 @@ def test_a_guest_buys_pays_in_the_sandbox_and_sees_the_codes(client, live_server
     response = client.post(reverse("payments:sandbox_pay", args=[trade_no]))
 
     # then the order is paid, delivered, and the buyer sees exactly the two codes
-    order = Order.objects.get(payments__trade_no=trade_no)
+    order = Order.objects.get(payment_links__payment__trade_no=trade_no)
     assert response["Location"] == order.get_absolute_url()
     assert order.status == Order.Status.DELIVERED
     assert order.total.amount == 25
@@ -69,7 +70,7 @@ def _delivered_guest_order(client, sku, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("payments:notify", args=["sandbox"]),
-            sandbox.build_notification(order.payments.get()),
+            sandbox.build_notification(payments_of(order).get()),
         )
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED

@@ -23,7 +23,6 @@ from kamen.celery import app
 from kamen.testing import factories
 from orders import services
 from orders.models import Order
-from payments.services import confirm_payment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
 
@@ -101,26 +100,20 @@ def status_of(order_id: int) -> str:
     return Order.objects.get(pk=order_id).status
 
 
-def place(sku, quantity: int):
-    return services.place_order(
-        sku, quantity=quantity, user=None, contact_email="buyer@example.com", payment_method="sandbox"
-    )
-
-
 def test_a_confirmed_payment_is_delivered_and_mailed_by_the_worker(worker_runs):
     # given
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 3)
-    payment = place(sku, quantity=2)
+    placed = factories.place_order(sku, quantity=2, email="buyer@example.com")
 
     # when
-    confirm_payment(payment.pk, amount=payment.amount.amount, gateway_trade_no="G-worker", provider="sandbox")
+    factories.confirm(placed.payment)
 
     # then
-    assert wait_for(lambda: status_of(payment.order_id) == Order.Status.DELIVERED and len(mail.outbox) == 1)
-    assert CardCode.objects.filter(order_id=payment.order_id, status=CardCode.Status.SOLD).count() == 2
+    assert wait_for(lambda: status_of(placed.order.pk) == Order.Status.DELIVERED and len(mail.outbox) == 1)
+    assert CardCode.objects.filter(order=placed.order, status=CardCode.Status.SOLD).count() == 2
     assert mail.outbox[0].to == ["buyer@example.com"]
-    assert payment.order.get_secret_url() in mail.outbox[0].body
+    assert placed.order.get_secret_url() in mail.outbox[0].body
     assert wait_for(lambda: len(worker_runs) == 2)
     assert worker_runs == [
         ("orders.tasks.deliver_order_task", "delivery"),
@@ -132,16 +125,16 @@ def test_the_sweeper_re_enqueues_a_paid_order_whose_message_was_lost(worker_runs
     # given an order marked paid two minutes ago whose delivery message never reached a worker
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 2)
-    payment = place(sku, quantity=1)
+    order = factories.place_order(sku, quantity=1).order
     paid_at = timezone.now() - timedelta(minutes=2)
-    Order.objects.filter(pk=payment.order_id).update(status=Order.Status.PAID, paid_at=paid_at)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID, paid_at=paid_at)
 
     # when
     swept = services.sweep_undelivered_orders()
 
     # then
-    assert swept == [payment.order_id]
-    assert wait_for(lambda: status_of(payment.order_id) == Order.Status.DELIVERED and len(mail.outbox) == 1)
-    assert CardCode.objects.filter(order_id=payment.order_id, status=CardCode.Status.SOLD).count() == 1
+    assert swept == [order.pk]
+    assert wait_for(lambda: status_of(order.pk) == Order.Status.DELIVERED and len(mail.outbox) == 1)
+    assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 1
     assert CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count() == 1
     assert ("orders.tasks.deliver_order_task", "delivery") in worker_runs

@@ -5,9 +5,19 @@ from functools import cache
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils import translation
 from django.utils.module_loading import import_string
 
 from .base import BasePaymentProvider
+
+# Every provider the shop ships, enabled or not: old payments keep their provider's name after it is
+# switched off (the sandbox in production, a gateway whose contract ended).
+SHIPPED_PROVIDERS = {
+    "sandbox": "payments.providers.sandbox.SandboxProvider",
+    "balance": "payments.providers.balance.BalanceProvider",
+    "alipay": "payments.providers.alipay.AlipayProvider",
+    "wechat": "payments.providers.wechat.WeChatPayProvider",
+}
 
 
 @cache
@@ -22,6 +32,20 @@ def get_provider(code: str) -> BasePaymentProvider | None:
 
 def available_providers(*, user) -> list[BasePaymentProvider]:
     return [p for p in get_providers().values() if p.is_available(user=user)]
+
+
+def provider_name(code: str, *, language: str | None = None) -> str:
+    """The name shoppers and staff read for provider `code` (支付宝, 余额支付, ...), enabled or not.
+
+    `language` fixes the language for text that outlives the request (ledger notes).
+    """
+    provider = get_provider(code)
+    if provider is None and code in SHIPPED_PROVIDERS:
+        provider = import_string(SHIPPED_PROVIDERS[code])
+    if provider is None:
+        return code
+    with translation.override(language or translation.get_language()):
+        return str(provider.verbose_name)
 
 
 @receiver(setting_changed)

@@ -48,7 +48,9 @@ from .base import (
     GatewayError,
     NotificationRejected,
     PaymentAction,
+    RefundOutcome,
     RefundResult,
+    TradeState,
     TradeStatus,
     VerifiedNotification,
     VerifiedRefundNotification,
@@ -66,14 +68,14 @@ REQUIRED = ("app_id", "seller_id", "out_trade_no", "trade_no", "trade_status", "
 NOTIFICATION_MAX_AGE = timedelta(hours=26)
 CLOCK_SKEW = timedelta(minutes=5)
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
-UNPAID_STATES = {"WAIT_BUYER_PAY": "waiting", "TRADE_CLOSED": "closed"}
+UNPAID_STATES = {"WAIT_BUYER_PAY": TradeState.WAITING, "TRADE_CLOSED": TradeState.CLOSED}
 SUCCESS = "10000"
 BUSINESS_FAILURE = "40004"
 # Listed by Alipay among business errors, but it means "try again with the same parameters".
 RETRY_SUB_CODES = ("ACQ.SYSTEM_ERROR",)
 BEIJING = ZoneInfo("Asia/Shanghai")
 # The payer's Alipay bill shows the subject; the shop sells in Chinese.
-TOPUP_SUBJECT = "钱包充值"
+FALLBACK_SUBJECT = "商品"
 # Alipay may not show a refund in its refund query until a little after it accepted it.
 REFUND_RECORD_GRACE = timedelta(minutes=30)
 
@@ -117,11 +119,8 @@ def _beijing_time(moment: datetime) -> str:
 
 
 def _subject(payment: "Payment") -> str:
-    if payment.order is None:
-        return TOPUP_SUBJECT
-    order = payment.order
     # Alipay refuses / = & in a subject.
-    return f"{order.product_title} {order.sku_name}".translate(str.maketrans("/=&", "   "))[:128]
+    return payment.description.translate(str.maketrans("/=&", "   "))[:128].strip() or FALLBACK_SUBJECT
 
 
 class AlipayProvider(BasePaymentProvider):
@@ -277,7 +276,7 @@ class AlipayProvider(BasePaymentProvider):
         if answer.code != SUCCESS:
             if answer.sub_code == "ACQ.TRADE_NOT_EXIST":
                 # Page / wap trades reach Alipay only when the shopper opens the cashier.
-                return TradeStatus("waiting")
+                return TradeStatus(TradeState.WAITING)
             raise AlipayError(f"query {payment.trade_no}: {_describe(answer)}")
         if answer.out_trade_no != payment.trade_no:
             raise AlipayError(f"query {payment.trade_no}: answer is about {answer.out_trade_no!r}")
@@ -288,7 +287,7 @@ class AlipayProvider(BasePaymentProvider):
         amount = parse_yuan(answer.total_amount)
         if amount is None or not answer.trade_no:
             raise AlipayError(f"query {payment.trade_no}: malformed amount or trade number")
-        return TradeStatus("paid", amount=amount, gateway_trade_no=answer.trade_no)
+        return TradeStatus(TradeState.PAID, amount=amount, gateway_trade_no=answer.trade_no)
 
     def close(self, payment: "Payment") -> None:
         """alipay.trade.close by our trade number; a trade Alipay never saw counts as closed.
@@ -321,14 +320,14 @@ class AlipayProvider(BasePaymentProvider):
         }
         answer = self._call(alipay_request, AlipayTradeRefundResponse, f"refund {refund.refund_no}")
         if answer.code == BUSINESS_FAILURE and answer.sub_code not in RETRY_SUB_CODES:
-            return RefundResult("failed", message=f"{answer.sub_code} {answer.sub_msg}")
+            return RefundResult(RefundOutcome.FAILED, message=f"{answer.sub_code} {answer.sub_msg}")
         if answer.code != SUCCESS:
             raise AlipayError(f"refund {refund.refund_no}: {_describe(answer)}")
         if answer.out_trade_no != refund.payment.trade_no:
             raise AlipayError(f"refund {refund.refund_no}: answer is about {answer.out_trade_no!r}")
         if answer.fund_change == "Y":
             return RefundResult(
-                "succeeded",
+                RefundOutcome.SUCCEEDED,
                 gateway_refund_id=answer.trade_no or refund.refund_no,
                 message=f"refund_fee {answer.refund_fee}",
             )
@@ -355,14 +354,16 @@ class AlipayProvider(BasePaymentProvider):
             raise AlipayError(f"refund query {refund.refund_no}: answer is about {answer.out_request_no!r}")
         if answer.refund_status == "REFUND_SUCCESS":
             return RefundResult(
-                "succeeded",
+                RefundOutcome.SUCCEEDED,
                 gateway_refund_id=answer.trade_no or refund.refund_no,
                 message=f"refund_amount {answer.refund_amount} at {answer.gmt_refund_pay or '?'}",
             )
         sent_at = refund.decided_at or refund.created_at
         if timezone.now() - sent_at < REFUND_RECORD_GRACE:
-            return RefundResult("processing", message="Alipay has not finished this refund yet")
-        return RefundResult("failed", message="Alipay has no finished refund of this number; it was not made")
+            return RefundResult(RefundOutcome.PROCESSING, message="Alipay has not finished this refund yet")
+        return RefundResult(
+            RefundOutcome.FAILED, message="Alipay has no finished refund of this number; it was not made"
+        )
 
     # Plumbing
 

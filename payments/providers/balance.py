@@ -19,4 +19,4 @@ class BalanceProvider(BasePaymentProvider):
         from payments.services import pay_with_balance
 
         pay_with_balance(payment, user=request.user)
-        return PaymentAction(kind="done", url=payment.order.get_absolute_url())
+        return PaymentAction(kind="done", url=payment.get_absolute_url())

@@ -12,6 +12,7 @@ came), `close` (an expired order's trade is closed so it cannot be paid any more
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
@@ -77,27 +78,46 @@ class VerifiedRefundNotification:
     message: str = ""
 
 
+class TradeState(StrEnum):
+    """What a gateway query says about one of our trades."""
+
+    #: The money was taken (`TradeStatus.amount` and `gateway_trade_no` are set).
+    PAID = "paid"
+    #: Not paid yet, or the shopper has not opened it yet; ask again later.
+    WAITING = "waiting"
+    #: Closed or never to be paid; nothing more will happen to it.
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True)
 class TradeStatus:
-    """What a gateway query says about one of our trades.
-
-    state "paid": the money was taken (`amount`, `gateway_trade_no` are set);
-    state "waiting": not paid yet, or the shopper has not opened it yet; ask again later;
-    state "closed": closed or never to be paid; nothing more will happen to it.
-    """
-
-    state: str
+    state: TradeState
     amount: Decimal | None = None
     gateway_trade_no: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", TradeState(self.state))  # an unknown state is a bug: ValueError
+
+
+class RefundOutcome(StrEnum):
+    """What the gateway said about a refund."""
+
+    #: The money has gone back.
+    SUCCEEDED = "succeeded"
+    #: Accepted; the gateway has not finished it yet.
+    PROCESSING = "processing"
+    #: Refused for good; nothing moved.
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
 class RefundResult:
-    """What the gateway said about a refund: "succeeded" (money moved), "processing" or "failed"."""
-
-    state: str
+    state: RefundOutcome
     gateway_refund_id: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", RefundOutcome(self.state))
 
 
 class BasePaymentProvider:
@@ -164,11 +184,11 @@ class BasePaymentProvider:
         """Send `refund` back to the payer's original account, keyed by `refund.refund_no`.
 
         Sending the same refund again must never move money twice: gateways treat the refund number
-        as an idempotency key. "succeeded" only when money has moved; raises GatewayError when the
+        as an idempotency key. SUCCEEDED only when money has moved; raises GatewayError when the
         outcome is unknown (timeout), so the caller may ask again with the same number.
         """
         raise NotImplementedError
 
     def query_refund(self, refund: "Refund") -> RefundResult:
-        """Ask the gateway how a "processing" refund ended. Raises GatewayError when it cannot tell."""
+        """Ask the gateway how a PROCESSING refund ended. Raises GatewayError when it cannot tell."""
         raise NotImplementedError

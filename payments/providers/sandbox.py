@@ -18,7 +18,14 @@ from django.utils.translation import gettext_lazy as _
 
 from kamen.money import parse_yuan
 
-from .base import BasePaymentProvider, NotificationRejected, PaymentAction, RefundResult, VerifiedNotification
+from .base import (
+    BasePaymentProvider,
+    NotificationRejected,
+    PaymentAction,
+    RefundOutcome,
+    RefundResult,
+    VerifiedNotification,
+)
 
 REQUIRED = ("trade_no", "total_amount", "gateway_trade_no", "trade_status", "timestamp", "notify_id", "sign")
 
@@ -88,7 +95,7 @@ class SandboxProvider(BasePaymentProvider):
 
     def refund(self, refund) -> RefundResult:
         """The test gateway refunds at once; the refund number stands in for its refund id."""
-        return RefundResult(state="succeeded", gateway_refund_id=f"SBX{refund.refund_no}")
+        return RefundResult(RefundOutcome.SUCCEEDED, gateway_refund_id=f"SBX{refund.refund_no}")
 
     def query_refund(self, refund) -> RefundResult:
-        return RefundResult(state="succeeded", gateway_refund_id=f"SBX{refund.refund_no}")
+        return RefundResult(RefundOutcome.SUCCEEDED, gateway_refund_id=f"SBX{refund.refund_no}")

@@ -12,7 +12,6 @@ import json
 import string
 import time
 from datetime import timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -27,14 +26,16 @@ from django.utils.translation import gettext_lazy as _
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from kamen.http import client_ip
-from kamen.money import FEN, to_fen
+from kamen.money import to_fen, yuan_from_fen
 
 from .base import (
     BasePaymentProvider,
     GatewayError,
     NotificationRejected,
     PaymentAction,
+    RefundOutcome,
     RefundResult,
+    TradeState,
     TradeStatus,
     VerifiedNotification,
     VerifiedRefundNotification,
@@ -51,18 +52,23 @@ FUTURE_SKEW_SECONDS = 60
 PAID_EVENT = "TRANSACTION.SUCCESS"
 REFUND_EVENTS = ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED")
 TRADE_STATES = {
-    "SUCCESS": "paid",
-    "NOTPAY": "waiting",
-    "USERPAYING": "waiting",
-    "CLOSED": "closed",
-    "REVOKED": "closed",
-    "PAYERROR": "closed",
+    "SUCCESS": TradeState.PAID,
+    "NOTPAY": TradeState.WAITING,
+    "USERPAYING": TradeState.WAITING,
+    "CLOSED": TradeState.CLOSED,
+    "REVOKED": TradeState.CLOSED,
+    "PAYERROR": TradeState.CLOSED,
 }
-REFUND_STATES = {"SUCCESS": "succeeded", "PROCESSING": "processing", "ABNORMAL": "failed", "CLOSED": "failed"}
+REFUND_STATES = {
+    "SUCCESS": RefundOutcome.SUCCEEDED,
+    "PROCESSING": RefundOutcome.PROCESSING,
+    "ABNORMAL": RefundOutcome.FAILED,
+    "CLOSED": RefundOutcome.FAILED,
+}
 # Close answers meaning the trade can no longer be paid: never opened at WeChat Pay, or closed already.
 CLOSED_CODES = ("ORDER_NOT_EXIST", "ORDERNOTEXIST", "ORDER_CLOSED")
 BEIJING = ZoneInfo("Asia/Shanghai")
-TOPUP_DESCRIPTION = "钱包充值"
+FALLBACK_DESCRIPTION = "商品"
 DESCRIPTION_MAX_BYTES = 127
 
 
@@ -205,7 +211,7 @@ class WeChatPayProvider(BasePaymentProvider):
         config = WeChatPayConfig.from_settings()
         status, answer = _call("query", self._client(config).query, out_trade_no=payment.trade_no, mchid=config.mchid)
         if status == 404 and answer.get("code") == "ORDER_NOT_EXIST":
-            return TradeStatus(state="waiting")
+            return TradeStatus(TradeState.WAITING)
         if status != 200:
             raise GatewayError(f"WeChat Pay query {payment.trade_no}: {_refusal(status, answer)}")
         ours = (config.mchid, config.appid, payment.trade_no)
@@ -214,12 +220,12 @@ class WeChatPayProvider(BasePaymentProvider):
         state = TRADE_STATES.get(answer.get("trade_state"))
         if state is None:  # REFUND and anything new: paid once, so a person decides
             raise GatewayError(f"WeChat Pay query {payment.trade_no}: trade state {answer.get('trade_state')!r}")
-        if state != "paid":
+        if state != TradeState.PAID:
             return TradeStatus(state=state)
         total, transaction_id = _paid_fen(answer.get("amount")), answer.get("transaction_id")
         if total is None or not isinstance(transaction_id, str) or not transaction_id:
             raise GatewayError(f"WeChat Pay query {payment.trade_no}: malformed amount or transaction id")
-        return TradeStatus(state="paid", amount=_yuan(total), gateway_trade_no=transaction_id)
+        return TradeStatus(TradeState.PAID, amount=yuan_from_fen(total), gateway_trade_no=transaction_id)
 
     def close(self, payment: "Payment") -> None:
         """关闭订单. WeChat Pay refuses to close a trade younger than five minutes; ORDERPAID (paid
@@ -273,10 +279,9 @@ class WeChatPayProvider(BasePaymentProvider):
 
 
 def _description(payment: "Payment") -> str:
-    order = payment.order
-    text = f"{order.product_title} {order.sku_name}" if order else TOPUP_DESCRIPTION
     # WeChat Pay counts the limit in bytes; never cut a character in half.
-    return text.encode("utf-8")[:DESCRIPTION_MAX_BYTES].decode("utf-8", errors="ignore").strip() or TOPUP_DESCRIPTION
+    text = payment.description.encode("utf-8")[:DESCRIPTION_MAX_BYTES].decode("utf-8", errors="ignore").strip()
+    return text or FALLBACK_DESCRIPTION
 
 
 def _call(what: str, method, **kwargs: Any) -> tuple[int, dict]:
@@ -308,7 +313,7 @@ def _refund_result(status: int, answer: dict, refund: "Refund") -> RefundResult:
         refund_id = answer.get("refund_id")
         return RefundResult(state=state, gateway_refund_id=refund_id if isinstance(refund_id, str) else "")
     if 400 <= status < 500 and status != 429 and answer.get("code"):
-        return RefundResult(state="failed", message=f"{answer['code']}: {answer.get('message', '')}"[:300])
+        return RefundResult(RefundOutcome.FAILED, message=f"{answer['code']}: {answer.get('message', '')}"[:300])
     raise GatewayError(f"WeChat Pay refund {refund.refund_no}: {_refusal(status, answer)}")
 
 
@@ -385,10 +390,6 @@ def _paid_fen(amount: object) -> int | None:
     return total
 
 
-def _yuan(fen: int) -> Decimal:
-    return (Decimal(fen) / 100).quantize(FEN)
-
-
 def _paid(resource: dict, config: WeChatPayConfig) -> VerifiedNotification:
     _expect(resource, "mchid", config.mchid)
     _expect(resource, "appid", config.appid)
@@ -399,7 +400,7 @@ def _paid(resource: dict, config: WeChatPayConfig) -> VerifiedNotification:
     total = _paid_fen(resource.get("amount"))
     if total is None:
         raise NotificationRejected("malformed amount")
-    return VerifiedNotification(trade_no=trade_no, amount=_yuan(total), gateway_trade_no=transaction_id)
+    return VerifiedNotification(trade_no=trade_no, amount=yuan_from_fen(total), gateway_trade_no=transaction_id)
 
 
 def _refunded(resource: dict, config: WeChatPayConfig) -> VerifiedRefundNotification:

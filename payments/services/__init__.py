@@ -1,6 +1,6 @@
-"""Payment writes: payments and top-ups, gateway notifications, refunds, reconciliation.
+"""Payment writes: payments and top-ups, gateway notifications, sending refunds, reconciliation.
 
-`confirm_payment` is the only way an order becomes paid or a top-up reaches a wallet.
+`confirm_payment` is the only way a payment is confirmed; what that means is its purpose's business.
 """
 
 from .notifications import handle_notification
@@ -11,45 +11,50 @@ from .payments import (
     close_payment,
     confirm_payment,
     create_payment,
+    is_payable,
     pay_with_balance,
     start_payment,
     start_topup,
 )
-from .reconciliation import ReconcileReport, reconcile_payment, reconcile_pending_payments
+from .reconciliation import Reconciled, ReconcileReport, reconcile_payment, reconcile_pending_payments
 from .refunds import (
     RefundError,
-    approve_refund,
-    create_refund,
-    decline_refund,
+    check_refund_amount,
+    check_refund_destination,
     execute_refund,
+    open_refund,
     record_refund_notification,
     refundable_amount,
-    request_refund,
-    retry_refund,
+    send_after_commit,
     sync_processing_refunds,
 )
+from .states import IllegalMove, move_payment, move_refund
 
 __all__ = [
     "Confirmation",
+    "IllegalMove",
     "PaymentMismatch",
     "ReconcileReport",
+    "Reconciled",
     "RefundError",
     "TopUpError",
-    "approve_refund",
+    "check_refund_amount",
+    "check_refund_destination",
     "close_payment",
     "confirm_payment",
     "create_payment",
-    "create_refund",
-    "decline_refund",
     "execute_refund",
     "handle_notification",
+    "is_payable",
+    "move_payment",
+    "move_refund",
+    "open_refund",
     "pay_with_balance",
     "reconcile_payment",
     "reconcile_pending_payments",
     "record_refund_notification",
     "refundable_amount",
-    "request_refund",
-    "retry_refund",
+    "send_after_commit",
     "start_payment",
     "start_topup",
     "sync_processing_refunds",

@@ -2,27 +2,31 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
 from accounts import services as wallet_services
-from accounts.models import User, WalletEntry
-from kamen.money import round_fen
-from orders import services as order_services
-from orders.models import Order
+from accounts.models import User
+from kamen.money import cny, round_fen
 
+from ..locks import lock_payment
 from ..models import Payment
 from ..providers import get_provider
 from ..providers.base import PaymentAction
+from ..purposes import TOPUP, get_purpose
+from .states import move_payment
 
 logger = logging.getLogger("payments.services")
+
+# What a top-up's payer reads on their gateway bill; the shop sells in Chinese.
+TOPUP_DESCRIPTION = "钱包充值"
 
 
 class PaymentMismatch(Exception):
@@ -39,15 +43,31 @@ class Confirmation:
     newly_confirmed: bool
 
 
-def create_payment(order: Order, *, provider: str) -> Payment:
-    """Open the payment of a new order; its gateway trade lives exactly as long as the order's reservation."""
+def create_payment(
+    purpose: str,
+    *,
+    amount: Money,
+    provider: str,
+    description: str,
+    reference: str = "",
+    user: User | None,
+    created_at: datetime,
+    expires_at: datetime,
+) -> Payment:
+    """Open a pending payment of `amount` for `purpose`; its gateway trade lives until `expires_at`.
+
+    The caller (the purpose's own service) links it to what it pays for in the same transaction.
+    """
     return Payment.objects.create(
-        order=order,
+        purpose=purpose,
+        amount=amount,
         provider=provider,
-        amount=order.total,
+        description=description[:128],
+        reference=reference,
+        user=user,
         state=Payment.State.PENDING,
-        created_at=order.created_at,
-        expires_at=order.expires_at,
+        created_at=created_at,
+        expires_at=expires_at,
     )
 
 
@@ -62,15 +82,23 @@ def start_topup(user: User, *, amount: Decimal, provider: str) -> Payment:
     if gateway is None or not gateway.resumable or not gateway.is_available(user=user):
         raise TopUpError(_("This payment method is not available."))
     now = timezone.now()
-    return Payment.objects.create(
-        purpose=Payment.Purpose.TOPUP,
-        user=user,
+    return create_payment(
+        TOPUP,
+        amount=cny(amount),
         provider=provider,
-        amount=Money(amount, "CNY"),
-        state=Payment.State.PENDING,
+        description=TOPUP_DESCRIPTION,
+        user=user,
         created_at=now,
         expires_at=now + timedelta(minutes=settings.TOPUP_MINUTES),
     )
+
+
+def is_payable(payment: Payment, *, now: datetime | None = None) -> bool:
+    """Whether `payment` can still be paid: pending, not past its deadline, and still wanted by its purpose."""
+    now = now or timezone.now()
+    if payment.state != Payment.State.PENDING or payment.expires_at <= now:
+        return False
+    return get_purpose(payment.purpose).is_payable(payment)
 
 
 def start_payment(payment: Payment, *, request: HttpRequest) -> PaymentAction:
@@ -86,59 +114,38 @@ def start_payment(payment: Payment, *, request: HttpRequest) -> PaymentAction:
 
 
 def confirm_payment(payment_id: int, *, amount: Decimal, gateway_trade_no: str, provider: str) -> Confirmation:
-    """Confirm a payment exactly once; in the same transaction its order becomes paid or its top-up is credited.
+    """Confirm a payment exactly once; in the same transaction its purpose delivers what it pays for.
 
     Locks the payment row first, so concurrent duplicate notifications queue up here and all but the
     first return `newly_confirmed=False`. Raises PaymentMismatch if the amount is not exactly ours.
     A payment already closed at the gateway is still confirmed: the money was taken, so it is honoured.
     """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = lock_payment(payment_id)
         if payment.provider != provider:
             raise PaymentMismatch(f"payment {payment.trade_no} belongs to {payment.provider}, not {provider}")
         if payment.amount.amount != amount:
             raise PaymentMismatch(f"payment {payment.trade_no}: amount {amount} != {payment.amount.amount}")
         if payment.state == Payment.State.CONFIRMED:
             return Confirmation(payment=payment, newly_confirmed=False)
-        payment.state = Payment.State.CONFIRMED
-        payment.gateway_trade_no = gateway_trade_no
-        payment.confirmed_at = timezone.now()
-        payment.save(update_fields=["state", "gateway_trade_no", "confirmed_at"])
-        if payment.order_id:
-            order = Order.objects.select_for_update(of=("self",)).select_related("sku").get(pk=payment.order_id)
-            order_services.mark_paid(order, payment_id=payment.pk)
-        else:
-            wallet_services.credit_wallet(
-                payment.user,
-                payment.amount,
-                actor=None,
-                kind=WalletEntry.Kind.TOPUP,
-                reference=payment.trade_no,
-                note=_provider_name(provider),
-            )
+        move_payment(payment, Payment.State.CONFIRMED, gateway_trade_no=gateway_trade_no, confirmed_at=timezone.now())
+        get_purpose(payment.purpose).payment_confirmed(payment)
     logger.info("payment %s confirmed (%s)", payment.trade_no, payment.purpose)
     return Confirmation(payment=payment, newly_confirmed=True)
 
 
-def _provider_name(code: str) -> str:
-    """The provider's name in the shop's language, for ledger notes that outlive the request."""
-    provider = get_provider(code)
-    with translation.override(settings.LANGUAGE_CODE):
-        return str(provider.verbose_name) if provider else code
-
-
 def pay_with_balance(payment: Payment, *, user: User) -> Confirmation:
-    """Debit the buyer's wallet and confirm the payment in one transaction; never overdraws."""
-    if payment.order is None or payment.order.user_id != user.pk:
-        raise PaymentMismatch("a wallet pays only its owner's orders")
+    """Debit the payer's wallet and confirm the payment in one transaction; never overdraws."""
+    if payment.user_id != user.pk or payment.purpose == TOPUP:
+        raise PaymentMismatch("a wallet pays only its owner's purchases")
     with transaction.atomic():
         # Lock the payment before the wallet: a second call for the same payment waits here, then
         # finds it confirmed and debits nothing (confirm_payment alone would still let it debit).
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        locked = lock_payment(payment.pk)
         if locked.state == Payment.State.CONFIRMED:
             return Confirmation(payment=locked, newly_confirmed=False)
         change = wallet_services.debit_wallet(
-            user, payment.amount, reference=payment.trade_no, note=payment.order.number
+            user, payment.amount, reference=payment.trade_no, note=payment.description
         )
         return confirm_payment(
             payment.pk, amount=payment.amount.amount, gateway_trade_no=f"W{change.entry.pk}", provider="balance"
@@ -148,11 +155,9 @@ def pay_with_balance(payment: Payment, *, user: User) -> Confirmation:
 def close_payment(payment_id: int) -> bool:
     """Record that a pending payment's gateway trade is closed and can no longer be paid."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        payment = lock_payment(payment_id)
         if payment.state != Payment.State.PENDING:
             return False
-        payment.state = Payment.State.CANCELLED
-        payment.closed_at = timezone.now()
-        payment.save(update_fields=["state", "closed_at"])
+        move_payment(payment, Payment.State.CANCELLED, closed_at=timezone.now())
     logger.info("payment %s closed at %s", payment.trade_no, payment.provider)
     return True

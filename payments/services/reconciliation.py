@@ -4,31 +4,46 @@ A notification is a trigger, not the truth. When none arrives, the beat job quer
 couple of minutes after the payment started and keeps asking until a while after it expired; an
 expired trade is closed at the gateway so a shopper cannot pay for codes no longer held. A close
 that loses the race with a payment fails at the gateway, and the next query confirms the payment
-(the late-payment path of the order).
+(the late-payment path of what it paid for).
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from django.conf import settings
 from django.utils import timezone
 
-from orders.models import Order
-
 from ..models import Payment
 from ..providers import get_provider, get_providers
-from ..providers.base import BasePaymentProvider, GatewayError
+from ..providers.base import BasePaymentProvider, GatewayError, TradeState
+from ..purposes import get_purpose
 from .payments import PaymentMismatch, close_payment, confirm_payment
 
 logger = logging.getLogger("payments.services")
+
+
+class Reconciled(StrEnum):
+    """What one pass of reconciliation did with a pending payment."""
+
+    #: It was paid: confirmed as if notified.
+    CONFIRMED = "confirmed"
+    #: Closed at the gateway (expired or given up).
+    CLOSED = "closed"
+    #: Not paid yet; asked again on the next run.
+    WAITING = "waiting"
+    #: No longer pending, or its provider no longer reconciles: nothing to do.
+    SETTLED = "settled"
+    #: The gateway could not tell, or took another amount; asked again on the next run.
+    ERROR = "error"
 
 
 @dataclass
 class ReconcileReport:
     outcomes: dict[str, int] = field(default_factory=dict)
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: Reconciled) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
@@ -54,42 +69,37 @@ def reconcile_pending_payments(*, now: datetime | None = None, limit: int = 200)
     return report
 
 
-def reconcile_payment(payment_id: int, *, now: datetime | None = None) -> str:
-    """Settle one pending payment from what its gateway says.
-
-    Returns "confirmed" (it was paid: confirmed as if notified), "closed" (closed at the gateway),
-    "waiting", "settled" (no longer pending) or "error" (asked again on the next run).
-    """
+def reconcile_payment(payment_id: int, *, now: datetime | None = None) -> Reconciled:
+    """Settle one pending payment from what its gateway says (asked outside any transaction)."""
     now = now or timezone.now()
-    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    payment = Payment.objects.get(pk=payment_id)
     provider = get_provider(payment.provider)
     if payment.state != Payment.State.PENDING or provider is None or not provider.reconciles:
-        return "settled"
+        return Reconciled.SETTLED
     try:
         status = provider.query(payment)
-        if status.state == "paid":
+        if status.state == TradeState.PAID:
             confirm_payment(
                 payment.pk, amount=status.amount, gateway_trade_no=status.gateway_trade_no, provider=provider.code
             )
             logger.warning("payment %s was paid but never notified; confirmed by query", payment.trade_no)
-            return "confirmed"
-        if status.state == "closed" or _due_for_closing(payment, provider, now):
-            if status.state != "closed":
+            return Reconciled.CONFIRMED
+        if status.state == TradeState.CLOSED or _due_for_closing(payment, provider, now):
+            if status.state != TradeState.CLOSED:
                 provider.close(payment)
             close_payment(payment.pk)
-            return "closed"
+            return Reconciled.CLOSED
     except GatewayError as error:
         logger.warning("payment %s: gateway query/close failed: %s", payment.trade_no, error)
-        return "error"
+        return Reconciled.ERROR
     except PaymentMismatch as error:
         # The gateway took a different amount than we asked: never confirmed, always looked at.
         logger.error("payment %s: %s", payment.trade_no, error)
-        return "error"
-    return "waiting"
+        return Reconciled.ERROR
+    return Reconciled.WAITING
 
 
 def _due_for_closing(payment: Payment, provider: BasePaymentProvider, now: datetime) -> bool:
     if now < payment.created_at + provider.close_not_before:
         return False
-    given_up = payment.order is not None and payment.order.status in (Order.Status.CANCELLED, Order.Status.EXPIRED)
-    return given_up or now >= payment.expires_at
+    return now >= payment.expires_at or get_purpose(payment.purpose).is_abandoned(payment)

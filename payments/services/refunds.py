@@ -1,8 +1,10 @@
-"""Refunds: requested by a buyer or made by staff, sent to the gateway or the wallet, each exactly once.
+"""Refunds at the payments layer: how much is left to refund, and sending a refund exactly once.
 
-A refund is a row of its own. Its `refund_no` is the gateway's idempotency key, so sending it again
-(after a timeout, from the beat job, from a second worker) never moves money twice; the wallet
-ledger refuses a second entry with the same reference for the same reason.
+Whether a refund may be asked for, approved or declined is the payment's purpose's decision (for an
+order: `orders.services.refunds`); once one is approved, it is sent here, to the wallet or to the
+gateway. Its `refund_no` is the gateway's idempotency key, so sending it again (after a timeout, from
+the beat job, from a second worker) never moves money twice; the wallet ledger refuses a second entry
+with the same reference for the same reason.
 """
 
 import logging
@@ -13,25 +15,23 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from djmoney.money import Money
 
 from accounts import services as wallet_services
 from accounts.models import User, WalletEntry
-from kamen.money import round_fen
+from kamen.money import CURRENCY, cny, round_fen
 from kamen.tasks import enqueue
-from orders import services as order_services
-from orders.models import Order
 
+from ..locks import lock_refund
 from ..models import Payment, Refund
 from ..providers import get_provider
-from ..providers.base import GatewayError, VerifiedRefundNotification
+from ..providers.base import GatewayError, RefundOutcome, VerifiedRefundNotification
+from ..purposes import get_purpose
+from .states import move_refund
 
 logger = logging.getLogger("payments.services")
 
 # An approved refund still unsent after this long (a lost task, an unknown gateway outcome) is sent again.
 RESEND_PENDING_AFTER = timedelta(minutes=2)
-# Providers whose money lives in our own wallet ledger: "back to the original payment" is the wallet.
-WALLET_PROVIDERS = ("balance",)
 
 
 class RefundError(Exception):
@@ -40,163 +40,71 @@ class RefundError(Exception):
 
 def refundable_amount(payment: Payment) -> Decimal:
     """What is left to refund of a confirmed payment: its amount less every refund not failed or declined."""
-    held = payment.refunds.filter(state__in=Refund.HOLDING).aggregate(total=Sum("amount"))["total"]
+    held = (
+        payment.refunds.filter(state__in=Refund.HOLDING, amount_currency=CURRENCY)
+        .aggregate(total=Sum("amount"))
+        .get("total")
+    )
     return payment.amount.amount - (held or Decimal("0"))
 
 
-def _locked_paid_payment(order: Order) -> Payment:
-    payment = (
-        Payment.objects.select_for_update().filter(order=order, state=Payment.State.CONFIRMED).order_by("-id").first()
-    )
-    if payment is None:
-        raise RefundError(_("This order has no confirmed payment to refund."))
-    return payment
-
-
-def _check_amount(amount: Decimal, *, available: Decimal) -> None:
+def check_refund_amount(amount: Decimal, *, available: Decimal) -> None:
+    """Raise RefundError unless `amount` is whole fen, above zero and at most `available`."""
     if amount <= 0 or amount != round_fen(amount):
         raise RefundError(_("Enter a refund amount in yuan and fen, more than zero."))
     if amount > available:
         raise RefundError(_("At most ¥%(amount)s can still be refunded.") % {"amount": f"{available:.2f}"})
 
 
-def _check_destination(order: Order, destination: str) -> None:
+def check_refund_destination(payment: Payment, destination: str) -> None:
+    """Raise RefundError unless `destination` is a place this payment's money can go back to."""
     if destination not in Refund.Destination.values:
         raise RefundError(_("Choose where the refund goes."))
-    if destination == Refund.Destination.WALLET and order.user_id is None:
+    if destination == Refund.Destination.WALLET and payment.user_id is None:
         raise RefundError(_("A guest order has no wallet; refund it to the original payment."))
 
 
-def request_refund(order: Order, *, user: User | None, reason: str) -> Refund:
-    """The buyer asks for the rest of their money back; staff approve or decline. One open request at a time."""
-    reason = reason.strip()
-    if not reason:
-        raise RefundError(_("Please tell us why you want a refund."))
-    with transaction.atomic():
-        payment = _locked_paid_payment(order)
-        if payment.refunds.filter(state__in=Refund.OPEN_FOR_BUYER).exists():
-            raise RefundError(_("A refund for this order is already being handled."))
-        remaining = refundable_amount(payment)
-        if remaining <= 0:
-            raise RefundError(_("This order has already been refunded in full."))
-        refund = Refund.objects.create(
-            payment=payment,
-            order=order,
-            amount=Money(remaining, "CNY"),
-            state=Refund.State.REQUESTED,
-            reason=reason[:300],
-            requested_by=user,
-        )
-        order_services.record_event(order, "refund_requested", actor=user, refund=refund.refund_no)
-    logger.info("refund %s requested for order %s", refund.refund_no, order.number)
-    return refund
-
-
-def create_refund(
-    order: Order,
+def open_refund(
+    payment: Payment,
     *,
     amount: Decimal,
-    destination: str,
-    actor: User,
+    state: str,
+    destination: str = Refund.Destination.ORIGINAL,
     reason: str = "",
     void_codes: bool = False,
+    requested_by: User | None,
+    decided_by: User | None = None,
     refund_no: str = "",
 ) -> Refund:
-    """Staff refund an order fully or partly, to the original payment or the wallet; sent after commit.
+    """Write a new refund of a locked, confirmed payment: REQUESTED (awaiting a decision) or PENDING (approved).
 
-    `refund_no`, when given (the admin form makes one per rendered form), makes a re-sent form
-    return the refund it already made instead of refunding twice.
+    Checks the amount against what is left and the destination; an approved one is sent after commit.
     """
-    _check_destination(order, destination)
-    with transaction.atomic():
-        payment = _locked_paid_payment(order)
-        repeated = Refund.objects.filter(refund_no=refund_no).first() if refund_no else None
-        if repeated is not None:
-            if repeated.order_id != order.pk:
-                raise RefundError(_("This refund form belongs to another order; open the form again."))
-            return repeated
-        _check_amount(amount, available=refundable_amount(payment))
-        now = timezone.now()
-        refund = Refund.objects.create(
-            **({"refund_no": refund_no} if refund_no else {}),
-            payment=payment,
-            order=order,
-            amount=Money(amount, "CNY"),
-            destination=destination,
-            state=Refund.State.PENDING,
-            reason=reason.strip()[:300],
-            void_codes=void_codes,
-            requested_by=actor,
-            decided_by=actor,
-            decided_at=now,
-        )
-        order_services.record_event(order, "refund_approved", actor=actor, refund=refund.refund_no, amount=str(amount))
-        transaction.on_commit(lambda: _enqueue(refund.pk))
-    return refund
-
-
-def approve_refund(
-    refund: Refund,
-    *,
-    actor: User,
-    amount: Decimal | None = None,
-    destination: str | None = None,
-    void_codes: bool = False,
-) -> Refund:
-    """Staff approve a buyer's request, optionally for a different amount or destination; sent after commit."""
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
-        if refund.state != Refund.State.REQUESTED:
-            raise RefundError(_("This refund request has already been decided."))
-        amount = refund.amount.amount if amount is None else amount
-        destination = destination or refund.destination
-        _check_destination(refund.order, destination)
-        # The request's own amount is held until now, so it is available to itself.
-        _check_amount(amount, available=refundable_amount(payment) + refund.amount.amount)
-        refund.amount = Money(amount, "CNY")
-        refund.destination = destination
-        refund.void_codes = void_codes
-        _decide(refund, Refund.State.PENDING, actor=actor, fields=["amount", "destination", "void_codes"])
-        transaction.on_commit(lambda: _enqueue(refund.pk))
-    return refund
-
-
-def decline_refund(refund: Refund, *, actor: User, note: str) -> Refund:
-    """Staff decline a buyer's request, saying why; the buyer sees the note on the order page."""
-    if not note.strip():
-        raise RefundError(_("Say why the refund is declined; the buyer will see it."))
-    with transaction.atomic():
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
-        if refund.state != Refund.State.REQUESTED:
-            raise RefundError(_("This refund request has already been decided."))
-        refund.staff_note = note.strip()[:300]
-        _decide(refund, Refund.State.DECLINED, actor=actor, fields=["staff_note"])
-    return refund
-
-
-def retry_refund(refund: Refund, *, actor: User) -> Refund:
-    """Staff send a failed refund again under the same refund number (the gateway will not pay twice)."""
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
-        if refund.state != Refund.State.FAILED:
-            raise RefundError(_("Only a failed refund can be sent again."))
-        _check_amount(refund.amount.amount, available=refundable_amount(payment))
-        _decide(refund, Refund.State.PENDING, actor=actor, fields=[])
-        transaction.on_commit(lambda: _enqueue(refund.pk))
-    return refund
-
-
-def _decide(refund: Refund, state: str, *, actor: User, fields: list[str]) -> None:
-    refund.state = state
-    refund.decided_by = actor
-    refund.decided_at = timezone.now()
-    refund.save(update_fields=[*fields, "state", "decided_by", "decided_at"])
-    event = "refund_declined" if state == Refund.State.DECLINED else "refund_approved"
-    order_services.record_event(
-        refund.order, event, actor=actor, refund=refund.refund_no, amount=str(refund.amount.amount)
+    if state not in (Refund.State.REQUESTED, Refund.State.PENDING):
+        raise ValueError(f"a refund starts requested or approved, not {state}")
+    check_refund_destination(payment, destination)
+    check_refund_amount(amount, available=refundable_amount(payment))
+    decided = state == Refund.State.PENDING
+    refund = Refund.objects.create(
+        **({"refund_no": refund_no} if refund_no else {}),
+        payment=payment,
+        amount=cny(amount),
+        destination=destination,
+        state=state,
+        reason=reason.strip()[:300],
+        void_codes=void_codes,
+        requested_by=requested_by,
+        decided_by=decided_by if decided else None,
+        decided_at=timezone.now() if decided else None,
     )
+    if decided:
+        send_after_commit(refund)
+    return refund
+
+
+def send_after_commit(refund: Refund) -> None:
+    """Send an approved refund once the transaction that approved it has committed."""
+    transaction.on_commit(lambda: _enqueue(refund.pk))
 
 
 def _enqueue(refund_id: int) -> None:
@@ -208,31 +116,46 @@ def _enqueue(refund_id: int) -> None:
 def execute_refund(refund_id: int) -> Refund:
     """Send an approved refund: credit the wallet, or ask the gateway. Safe to run twice.
 
-    An unknown gateway outcome (timeout) leaves the refund pending; the beat job sends it again
-    under the same refund number.
+    The gateway is called between transactions, never under the refund's row lock: two senders may
+    both ask it, and the refund number makes the second ask a no-op there. An unknown outcome
+    (timeout) leaves the refund pending; the beat job sends it again under the same number.
     """
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.state != Refund.State.PENDING:
+        return refund
+    if refund.goes_to_wallet:
+        return _refund_to_wallet(refund_id)
+    try:
+        result = _gateway(refund).refund(refund)
+    except GatewayError as error:
+        logger.warning("refund %s not sent yet: %s", refund.refund_no, error)
+        with transaction.atomic():
+            refund = lock_refund(refund_id)
+            if refund.state == Refund.State.PENDING:
+                refund.message = str(error)[:300]
+                refund.save(update_fields=["message"])
+        return refund
     with transaction.atomic():
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "order").get(pk=refund_id)
-        if refund.state != Refund.State.PENDING:
-            return refund
-        if refund.destination == Refund.Destination.WALLET or refund.payment.provider in WALLET_PROVIDERS:
-            wallet_services.credit_wallet(
-                refund.order.user,
-                refund.amount,
-                actor=refund.decided_by,
-                kind=WalletEntry.Kind.REFUND,
-                reference=refund.refund_no,
-                note=refund.order.number,
-            )
-            return _succeed(refund, gateway_refund_id="")
-        try:
-            result = _gateway(refund).refund(refund)
-        except GatewayError as error:
-            refund.message = str(error)[:300]
-            refund.save(update_fields=["message"])
-            logger.warning("refund %s not sent yet: %s", refund.refund_no, error)
+        refund = lock_refund(refund_id)
+        if refund.state != Refund.State.PENDING:  # a notification or another sender got there first
             return refund
         return _apply_result(refund, result.state, gateway_refund_id=result.gateway_refund_id, message=result.message)
+
+
+def _refund_to_wallet(refund_id: int) -> Refund:
+    with transaction.atomic():
+        refund = lock_refund(refund_id)
+        if refund.state != Refund.State.PENDING:
+            return refund
+        wallet_services.credit_wallet(
+            refund.payment.user,
+            refund.amount,
+            actor=refund.decided_by,
+            kind=WalletEntry.Kind.REFUND,
+            reference=refund.refund_no,
+            note=refund.payment.description,
+        )
+        return _succeed(refund, gateway_refund_id="")
 
 
 def _gateway(refund: Refund):
@@ -242,46 +165,35 @@ def _gateway(refund: Refund):
     return provider
 
 
-def _apply_result(refund: Refund, state: str, *, gateway_refund_id: str, message: str) -> Refund:
+def _apply_result(refund: Refund, outcome: RefundOutcome, *, gateway_refund_id: str, message: str) -> Refund:
     """With the refund locked: record what the gateway said about it."""
-    if state == "succeeded":
+    if outcome == RefundOutcome.SUCCEEDED:
         return _succeed(refund, gateway_refund_id=gateway_refund_id, message=message)
-    if state == "failed":
-        refund.state = Refund.State.FAILED
-        refund.message = message[:300]
-        refund.save(update_fields=["state", "message"])
-        order_services.record_event(refund.order, "refund_failed", refund=refund.refund_no, message=message[:200])
+    if outcome == RefundOutcome.FAILED:
+        move_refund(refund, Refund.State.FAILED, message=message[:300])
+        get_purpose(refund.payment.purpose).refund_failed(refund)
         logger.warning("refund %s failed at the gateway: %s", refund.refund_no, message)
         return refund
-    refund.state = Refund.State.PROCESSING
-    refund.gateway_refund_id = gateway_refund_id or refund.gateway_refund_id
-    refund.message = message[:300]
-    refund.save(update_fields=["state", "gateway_refund_id", "message"])
-    return refund
+    fields = {"gateway_refund_id": gateway_refund_id or refund.gateway_refund_id, "message": message[:300]}
+    if refund.state == Refund.State.PROCESSING:
+        for name, value in fields.items():
+            setattr(refund, name, value)
+        refund.save(update_fields=list(fields))
+        return refund
+    return move_refund(refund, Refund.State.PROCESSING, **fields)
 
 
 def _succeed(refund: Refund, *, gateway_refund_id: str, message: str = "") -> Refund:
-    refund.state = Refund.State.SUCCEEDED
-    refund.gateway_refund_id = gateway_refund_id or refund.gateway_refund_id
-    refund.message = message[:300]
-    refund.completed_at = timezone.now()
-    refund.save(update_fields=["state", "gateway_refund_id", "message", "completed_at"])
-    order = Order.objects.select_for_update().get(pk=refund.order_id)
-    order_services.record_refund(
-        order, amount=refund.amount, refund_no=refund.refund_no, actor=refund.decided_by, void_codes=refund.void_codes
+    move_refund(
+        refund,
+        Refund.State.SUCCEEDED,
+        gateway_refund_id=gateway_refund_id or refund.gateway_refund_id,
+        message=message[:300],
+        completed_at=timezone.now(),
     )
-    _reverse_commissions(refund)
+    get_purpose(refund.payment.purpose).refund_succeeded(refund)
     logger.info("refund %s of %s succeeded (%s)", refund.refund_no, refund.amount, refund.destination)
     return refund
-
-
-def _reverse_commissions(refund: Refund) -> None:
-    """Commission reversal hook, called in the refund's transaction once money has gone back.
-
-    The distribution app reverses here, with reversing ledger entries, the commissions its three
-    levels accrued on `refund.order`, in proportion to `refund.amount`. Orders accrue no commission
-    before that app exists, so there is nothing to reverse yet.
-    """
 
 
 def record_refund_notification(verified: VerifiedRefundNotification, *, payment: Payment) -> str:
@@ -291,16 +203,16 @@ def record_refund_notification(verified: VerifiedRefundNotification, *, payment:
         logger.warning("refund notification for %s names no refund of ours (%r)", payment.trade_no, verified.refund_no)
         return f"no refund {verified.refund_no!r} of ours; nothing changed"
     with transaction.atomic():
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("order").get(pk=refund.pk)
-        state = "succeeded" if verified.succeeded else "failed"
+        refund = lock_refund(refund.pk)
+        outcome = RefundOutcome.SUCCEEDED if verified.succeeded else RefundOutcome.FAILED
         # A failed refund can still have moved money (the gateway knows best): a success is recorded.
         settled = refund.state not in (Refund.State.PENDING, Refund.State.PROCESSING, Refund.State.FAILED)
-        if settled or (refund.state == Refund.State.FAILED and state == "failed"):
+        if settled or (refund.state == Refund.State.FAILED and outcome == RefundOutcome.FAILED):
             return f"refund {refund.refund_no} is {refund.state}; nothing changed"
         if refund.state == Refund.State.FAILED:
             logger.error("refund %s was marked failed but the gateway says it succeeded", refund.refund_no)
-        _apply_result(refund, state, gateway_refund_id=verified.gateway_refund_id, message=verified.message)
-    return f"refund {refund.refund_no} {state}"
+        _apply_result(refund, outcome, gateway_refund_id=verified.gateway_refund_id, message=verified.message)
+    return f"refund {refund.refund_no} {outcome}"
 
 
 def sync_processing_refunds(*, now=None) -> int:
@@ -316,16 +228,18 @@ def sync_processing_refunds(*, now=None) -> int:
 
 
 def _sync_processing(refund_id: int) -> bool:
+    """Ask the gateway about one processing refund (outside any lock), then apply a final answer."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    try:
+        result = _gateway(refund).query_refund(refund)
+    except GatewayError as error:
+        logger.warning("refund %s: query failed: %s", refund.refund_no, error)
+        return False
+    if result.state == RefundOutcome.PROCESSING:
+        return False
     with transaction.atomic():
-        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "order").get(pk=refund_id)
+        refund = lock_refund(refund_id)
         if refund.state != Refund.State.PROCESSING:
-            return False
-        try:
-            result = _gateway(refund).query_refund(refund)
-        except GatewayError as error:
-            logger.warning("refund %s: query failed: %s", refund.refund_no, error)
-            return False
-        if result.state == "processing":
             return False
         _apply_result(refund, result.state, gateway_refund_id=result.gateway_refund_id, message=result.message)
     return True

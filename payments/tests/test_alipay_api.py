@@ -24,6 +24,7 @@ from djmoney.money import Money
 
 from kamen.testing import factories
 from kamen.testing.browser import IPHONE_UA, PC_UA
+from kamen.testing.factories import order_of
 from kamen.testing.fake_alipay import (
     APP_ID,
     NOTIFY_URL,
@@ -39,13 +40,14 @@ from payments.models import Payment, Refund
 from payments.providers import get_provider
 from payments.providers.alipay import AlipayError
 from payments.providers.base import GatewayError, RefundResult, TradeStatus
+from payments.purposes import TOPUP
 
 pytestmark = pytest.mark.usefixtures("alipay_enabled")
 
 
 @pytest.fixture
 def payment(sku):
-    return factories.place_order(sku, "alipay")
+    return factories.place_order(sku, "alipay").payment
 
 
 # Starting a payment
@@ -91,7 +93,7 @@ def test_start_shows_a_qr_code_and_a_signed_cashier_url(
     assert params["app_id"] == APP_ID
     assert params["sign_type"] == "RSA2"
     assert params["notify_url"] == settings.SITE_URL + NOTIFY_URL
-    assert params["return_url"] == settings.SITE_URL + payment.order.get_absolute_url()
+    assert params["return_url"] == settings.SITE_URL + order_of(payment).get_absolute_url()
     biz = json.loads(params["biz_content"])
     assert biz["out_trade_no"] == payment.trade_no
     assert biz["total_amount"] == "20.00"
@@ -177,8 +179,9 @@ def test_the_gateway_deadline_never_outlasts_the_payment(payment, alipay_gateway
 @pytest.fixture
 def topup(shopper):
     return Payment.objects.create(
-        purpose=Payment.Purpose.TOPUP,
+        purpose=TOPUP,
         user=shopper,
+        description="钱包充值",
         provider="alipay",
         amount=Money(Decimal("50.00"), "CNY"),
         state=Payment.State.PENDING,
@@ -195,7 +198,7 @@ def test_a_wallet_top_up_starts_without_an_order(topup, settings, alipay_gateway
     assert biz["subject"] == "钱包充值"
     assert biz["total_amount"] == "50.00"
     assert biz["out_trade_no"] == topup.trade_no
-    assert url_params(action.url)["return_url"] == settings.SITE_URL + reverse("accounts:wallet")
+    assert url_params(action.url)["return_url"] == settings.SITE_URL + reverse("payments:wallet")
 
 
 def test_alipay_is_offered_only_when_fully_configured(settings):
@@ -359,7 +362,6 @@ def test_close_raises_when_the_trade_stays_open(payment, alipay_gateway, answer)
 def refund(payment):
     return Refund(
         payment=payment,
-        order=payment.order,
         amount=Money(Decimal("5.50"), "CNY"),
         state=Refund.State.PENDING,
         reason="买家申请退款",

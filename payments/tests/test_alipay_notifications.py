@@ -18,6 +18,7 @@ from djmoney.money import Money
 
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
 from kamen.testing.fake_alipay import (
     NOTIFY_URL,
     alipay_sign,
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("alipay_enabled")
 
 @pytest.fixture
 def payment(sku):
-    return factories.place_order(sku, "alipay")
+    return factories.place_order(sku, "alipay").payment
 
 
 def rejection_message() -> str:
@@ -51,7 +52,7 @@ def test_a_genuine_notification_confirms_and_delivers(payment, alipay_notificati
     assert response.status_code == 200
     assert response.content == b"success"
     assert response["Content-Type"].startswith("text/plain")
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
+    assert order_of(payment).status == Order.Status.DELIVERED
     record = PaymentNotification.objects.get()
     assert record.verified and record.result == PaymentNotification.Result.CONFIRMED
     assert record.payment_id == payment.pk
@@ -188,7 +189,7 @@ def test_a_refund_notification_never_confirms_a_payment(
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING
     assert payment.gateway_trade_no == ""
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(payment).status == Order.Status.PENDING_PAYMENT
     assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
 
 
@@ -219,7 +220,6 @@ def test_a_refund_notification_settles_our_processing_refund(payment, alipay_not
     post_alipay_notification(alipay_notification(payment))
     refund = Refund.objects.create(
         payment=payment,
-        order=payment.order,
         amount=Money("5.00", "CNY"),
         state=Refund.State.PROCESSING,
         decided_at=timezone.now(),
@@ -241,7 +241,7 @@ def test_a_refund_notification_settles_our_processing_refund(payment, alipay_not
 def test_a_notification_replayed_onto_another_order_is_rejected(
     sku, payment, alipay_notification, post_alipay_notification
 ):
-    other = factories.place_order(sku, "alipay", email="b@example.com")
+    other = factories.place_order(sku, "alipay", email="b@example.com").payment
     params = alipay_notification(payment)
     params["out_trade_no"] = other.trade_no  # same amount, other order: the signature no longer matches
 
@@ -255,14 +255,14 @@ def test_a_notification_replayed_onto_another_order_is_rejected(
 def test_a_genuine_notification_for_one_order_pays_only_that_order(
     sku, payment, alipay_notification, post_alipay_notification
 ):
-    other = factories.place_order(sku, "alipay", email="b@example.com")
+    other = factories.place_order(sku, "alipay", email="b@example.com").payment
 
     post_alipay_notification(alipay_notification(payment))  # the shopper of `other` hoped this would pay theirs
 
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.CONFIRMED
     other.refresh_from_db()
     assert other.state == Payment.State.PENDING
-    assert Order.objects.get(pk=other.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(other).status == Order.Status.PENDING_PAYMENT
 
 
 def test_duplicate_parameters_are_rejected(payment, alipay_notification, post_alipay_notification):

@@ -9,6 +9,8 @@ from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.services import credit_wallet
+from kamen.testing import factories
+from kamen.testing.factories import order_of
 from orders import services as order_services
 from payments.models import Payment
 from payments.providers.base import GatewayError, PaymentAction
@@ -56,7 +58,7 @@ def test_reopening_the_page_shows_the_same_trade(client, order_payment, scripted
 
 
 def test_the_order_page_offers_to_pay_on_the_payment_page(client, order_payment):
-    html = client.get(order_payment.order.get_absolute_url()).content.decode()
+    html = client.get(order_of(order_payment).get_absolute_url()).content.decode()
 
     assert reverse("payments:checkout", args=[order_payment.trade_no]) in html
 
@@ -84,17 +86,17 @@ def test_status_polling_reports_the_payment_and_where_to_go_next(client, order_p
     assert client.get(url).json() == {
         "state": "pending",
         "waiting": True,
-        "next": order_payment.order.get_absolute_url(),
+        "next": order_of(order_payment).get_absolute_url(),
     }
 
 
 def test_a_paid_or_expired_payment_page_goes_back_to_the_order(client, order_payment):
-    order_services.cancel_order(order_payment.order, actor=None)
+    order_services.cancel_order(order_of(order_payment), actor=None)
 
     response = client.get(reverse("payments:checkout", args=[order_payment.trade_no]))
 
     assert response.status_code == 302
-    assert response["Location"] == order_payment.order.get_absolute_url()
+    assert response["Location"] == order_of(order_payment).get_absolute_url()
 
 
 def test_nobody_else_sees_the_payment_page(order_payment):
@@ -107,7 +109,7 @@ def test_wallet_payments_have_no_payment_page(client, sku, shopper):
     # A GET must never debit a wallet: the balance provider is paid only by the checkout POST.
     credit_wallet(shopper, Money("100.00", "CNY"), actor=None)
     client.force_login(shopper)
-    payment = order_services.place_order(sku, quantity=1, user=shopper, contact_email="", payment_method="balance")
+    payment = factories.place_order(sku, "balance", quantity=1, user=shopper).payment
 
     assert client.get(reverse("payments:checkout", args=[payment.trade_no])).status_code == 404
     payment.refresh_from_db()

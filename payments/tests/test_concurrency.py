@@ -12,14 +12,14 @@ from accounts.models import Wallet, WalletEntry
 from accounts.services import InsufficientBalance, credit_wallet
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
 from kamen.testing.threads import run_together
-from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments.models import Payment, PaymentNotification
 from payments.providers import sandbox
 from payments.services import Confirmation, pay_with_balance
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db", "fast_password_hashing")]
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
 
 NOTIFY_URL = "/payments/sandbox/notify/"
 
@@ -28,9 +28,7 @@ def test_ten_copies_of_one_notification_at_once_confirm_and_deliver_once(mailout
     # given
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 5)
-    payment = order_services.place_order(
-        sku, quantity=2, user=None, contact_email="a@example.com", lookup_password="abcd", payment_method="sandbox"
-    )
+    payment = factories.place_order(sku, quantity=2).payment
     body = urlencode(sandbox.build_notification(payment))
 
     def post():
@@ -46,7 +44,7 @@ def test_ten_copies_of_one_notification_at_once_confirm_and_deliver_once(mailout
     assert PaymentNotification.objects.filter(payment=payment, verified=True).count() == 10
     payment.refresh_from_db()
     assert payment.state == Payment.State.CONFIRMED
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     assert order.status == Order.Status.DELIVERED
     events = Counter(OrderEvent.objects.filter(order=order).values_list("type", flat=True))
     assert events == {"placed": 1, "paid": 1, "delivered": 1}
@@ -68,10 +66,7 @@ def test_concurrent_wallet_payments_never_overdraw():
     credit_wallet(buyer, Money("25.00", "CNY"), actor=None, note="top-up")
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 6)
-    payments = [
-        order_services.place_order(sku, quantity=1, user=buyer, contact_email=buyer.email, payment_method="balance")
-        for _ in range(6)
-    ]
+    payments = [factories.place_order(sku, "balance", quantity=1, user=buyer).payment for _ in range(6)]
 
     # when all six are paid from the wallet at once
     outcomes = run_together([lambda payment=payment: pay_with_balance(payment, user=buyer) for payment in payments])
@@ -96,9 +91,7 @@ def test_paying_one_order_twice_from_the_wallet_at_once_debits_once():
     credit_wallet(buyer, Money("25.00", "CNY"), actor=None, note="top-up")
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 1)
-    payment = order_services.place_order(
-        sku, quantity=1, user=buyer, contact_email=buyer.email, payment_method="balance"
-    )
+    payment = factories.place_order(sku, "balance", quantity=1, user=buyer).payment
 
     # when a double click sends the same wallet payment twice
     outcomes = run_together([lambda: pay_with_balance(payment, user=buyer)] * 2)
@@ -109,5 +102,5 @@ def test_paying_one_order_twice_from_the_wallet_at_once_debits_once():
     assert wallet.balance == Money("15.00", "CNY")
     assert_ledger_reconciles(wallet)
     assert WalletEntry.objects.filter(wallet=wallet, kind=WalletEntry.Kind.PAYMENT).count() == 1
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
+    assert order_of(payment).status == Order.Status.DELIVERED
     assert CardCode.objects.filter(status=CardCode.Status.SOLD).count() == 1

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import WalletEntry
 from catalog.models import CardCode
 from kamen.testing import factories, fake_alipay, fake_wechat
+from kamen.testing.factories import order_of
 from kamen.testing.notifications import post_form
 from kamen.testing.threads import run_together
 from orders import services as order_services
@@ -118,7 +119,7 @@ def age(payment: Payment, minutes: int) -> None:
     Payment.objects.filter(pk=payment.pk).update(
         created_at=payment.created_at - shift, expires_at=payment.expires_at - shift
     )
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     Order.objects.filter(pk=order.pk).update(expires_at=order.expires_at - shift)
     payment.refresh_from_db()
 
@@ -130,11 +131,11 @@ def sold(order_id: int) -> int:
 @pytest.fixture
 def delivered(sku, gateway, client, django_capture_on_commit_callbacks):
     """A guest's order paid through a genuine notification and delivered."""
-    payment = factories.place_order(sku, gateway.code)
+    payment = factories.place_order(sku, gateway.code).payment
     with django_capture_on_commit_callbacks(execute=True):
         gateway.notify_paid(client, payment)
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
-    return Payment.objects.select_related("order").get(pk=payment.pk)
+    assert order_of(payment).status == Order.Status.DELIVERED
+    return Payment.objects.get(pk=payment.pk)
 
 
 # A lost notification
@@ -142,7 +143,7 @@ def delivered(sku, gateway, client, django_capture_on_commit_callbacks):
 
 def test_a_lost_notification_is_recovered_by_the_query_job(sku, gateway, django_capture_on_commit_callbacks):
     # given the shopper paid but no notification came
-    payment = factories.place_order(sku, gateway.code)
+    payment = factories.place_order(sku, gateway.code).payment
     gateway.answer_paid(payment)
 
     # when the beat job runs a few minutes later
@@ -158,8 +159,8 @@ def test_a_lost_notification_is_recovered_by_the_query_job(sku, gateway, django_
         assert call == ("GET", f"/v3/pay/transactions/out-trade-no/{payment.trade_no}?mchid={fake_wechat.MCHID}")
     payment.refresh_from_db()
     assert payment.state == Payment.State.CONFIRMED
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
-    assert sold(payment.order_id) == 2
+    assert order_of(payment).status == Order.Status.DELIVERED
+    assert sold(order_of(payment).pk) == 2
 
 
 # Closing expired trades
@@ -169,7 +170,7 @@ def test_an_expired_trade_is_closed_and_a_payment_made_just_before_still_deliver
     sku, gateway, client, django_capture_on_commit_callbacks
 ):
     # given an order that expired unpaid
-    payment = factories.place_order(sku, gateway.code)
+    payment = factories.place_order(sku, gateway.code).payment
     age(payment, 16)
     assert order_services.expire_unpaid_orders() == 1
     gateway.answer_unpaid_and_closing(payment)
@@ -188,7 +189,7 @@ def test_an_expired_trade_is_closed_and_a_payment_made_just_before_still_deliver
     assert PaymentNotification.objects.get().result == PaymentNotification.Result.CONFIRMED
     payment.refresh_from_db()
     assert payment.state == Payment.State.CONFIRMED
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     assert order.status == Order.Status.DELIVERED
     assert order.events.filter(type="paid_late").exists()
     assert sold(order.pk) == 2
@@ -196,8 +197,8 @@ def test_an_expired_trade_is_closed_and_a_payment_made_just_before_still_deliver
 
 def test_a_cancelled_order_is_closed_at_once_by_alipay_and_after_five_minutes_by_wechat_pay(sku, gateway):
     # given a shopper who gave up at once
-    payment = factories.place_order(sku, gateway.code)
-    order_services.cancel_order(payment.order, actor=None)
+    payment = factories.place_order(sku, gateway.code).payment
+    order_services.cancel_order(order_of(payment), actor=None)
     age(payment, 3)
     gateway.answer_unpaid_and_closing(payment, closing=gateway.code == "alipay")
 
@@ -226,11 +227,13 @@ def test_a_refund_to_alipay_succeeds_at_once(delivered, gateway, staff, django_c
     gateway.answer_refunds(delivered)
 
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.create_refund(delivered.order, amount=Decimal("20.00"), destination="original", actor=staff)
+        refund = order_services.create_refund(
+            order_of(delivered), amount=Decimal("20.00"), destination="original", actor=staff
+        )
 
     refund.refresh_from_db()
     assert refund.state == Refund.State.SUCCEEDED
-    assert Order.objects.get(pk=delivered.order_id).refund_status == Order.RefundStatus.FULL
+    assert order_of(delivered).refund_status == Order.RefundStatus.FULL
     ((method, biz),) = gateway.calls()
     assert method == "alipay.trade.refund"
     assert biz["out_request_no"] == refund.refund_no
@@ -246,11 +249,13 @@ def test_a_refund_to_wechat_pay_processes_until_its_notification(
 
     # when staff refund in full, WeChat Pay accepts the refund but has not paid it yet
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.create_refund(delivered.order, amount=Decimal("20.00"), destination="original", actor=staff)
+        refund = order_services.create_refund(
+            order_of(delivered), amount=Decimal("20.00"), destination="original", actor=staff
+        )
 
     refund.refresh_from_db()
     assert refund.state == Refund.State.PROCESSING
-    assert Order.objects.get(pk=delivered.order_id).refund_status == Order.RefundStatus.NONE
+    assert order_of(delivered).refund_status == Order.RefundStatus.NONE
     (call,) = gateway.fake.calls
     assert (call.method, call.path) == ("POST", "/v3/refund/domestic/refunds")
     assert call.json["out_refund_no"] == refund.refund_no
@@ -266,7 +271,7 @@ def test_a_refund_to_wechat_pay_processes_until_its_notification(
 
     refund.refresh_from_db()
     assert refund.state == Refund.State.SUCCEEDED
-    order = Order.objects.get(pk=delivered.order_id)
+    order = order_of(delivered)
     assert order.refund_status == Order.RefundStatus.FULL
     assert order.refunded.amount == Decimal("20.00")
     assert order.events.filter(type="refunded").count() == 1
@@ -277,13 +282,15 @@ def test_a_refund_to_the_wallet_never_calls_the_gateway(
     sku, gateway, shopper, client, staff, django_capture_on_commit_callbacks
 ):
     # given a signed-in buyer who paid with the gateway
-    payment = factories.place_order(sku, gateway.code, user=shopper)
+    payment = factories.place_order(sku, gateway.code, user=shopper).payment
     with django_capture_on_commit_callbacks(execute=True):
         gateway.notify_paid(client, payment)
 
     # when staff refund part of it to the wallet
     with django_capture_on_commit_callbacks(execute=True):
-        refund = services.create_refund(payment.order, amount=Decimal("7.50"), destination="wallet", actor=staff)
+        refund = order_services.create_refund(
+            order_of(payment), amount=Decimal("7.50"), destination="wallet", actor=staff
+        )
 
     # then
     refund.refresh_from_db()
@@ -293,16 +300,16 @@ def test_a_refund_to_the_wallet_never_calls_the_gateway(
     assert (entry.kind, entry.reference, entry.amount.amount) == ("refund", refund.refund_no, Decimal("7.50"))
     shopper.wallet.refresh_from_db()
     assert shopper.wallet.balance.amount == Decimal("7.50")
-    assert Order.objects.get(pk=payment.order_id).refund_status == Order.RefundStatus.PARTLY
+    assert order_of(payment).refund_status == Order.RefundStatus.PARTLY
 
 
 def test_a_partial_refund_then_the_rest(delivered, gateway, staff, django_capture_on_commit_callbacks):
-    order = delivered.order
+    order = order_of(delivered)
     refunds = []
     for amount, status in ((Decimal("5.00"), Order.RefundStatus.PARTLY), (Decimal("15.00"), Order.RefundStatus.FULL)):
         gateway.answer_refunds(delivered)
         with django_capture_on_commit_callbacks(execute=True):
-            refund = services.create_refund(order, amount=amount, destination="original", actor=staff)
+            refund = order_services.create_refund(order, amount=amount, destination="original", actor=staff)
         refund.refresh_from_db()
         assert refund.state == Refund.State.SUCCEEDED
         assert Order.objects.get(pk=order.pk).refund_status == status
@@ -323,12 +330,12 @@ def test_a_partial_refund_then_the_rest(delivered, gateway, staff, django_captur
 
 
 @pytest.mark.postgres
-@pytest.mark.usefixtures("transactional_db", "fast_password_hashing")
+@pytest.mark.usefixtures("transactional_db")
 def test_fifty_copies_of_one_notification_at_once_confirm_and_deliver_once(gateway, mailoutbox):
     # given
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 5)
-    payment = factories.place_order(sku, gateway.code)
+    payment = factories.place_order(sku, gateway.code).payment
     post = gateway.paid_notice(payment)
 
     # when
@@ -338,7 +345,7 @@ def test_fifty_copies_of_one_notification_at_once_confirm_and_deliver_once(gatew
     assert [(response.status_code, response.content) for response in responses] == [gateway.accepted] * 50
     results = Counter(PaymentNotification.objects.values_list("result", flat=True))
     assert results == {PaymentNotification.Result.CONFIRMED: 1, PaymentNotification.Result.DUPLICATE: 49}
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     assert order.status == Order.Status.DELIVERED
     events = Counter(OrderEvent.objects.filter(order=order).values_list("type", flat=True))
     assert events == {"placed": 1, "paid": 1, "delivered": 1}

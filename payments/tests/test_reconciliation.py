@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
 from orders import services as order_services
 from orders.models import Order
 from payments import services
@@ -18,7 +19,7 @@ from payments.tasks import reconcile_payments_task
 
 @pytest.fixture
 def pending(sku, scripted_gateway):
-    return factories.place_order(sku, "scripted")
+    return factories.place_order(sku, "scripted").payment
 
 
 def minutes(n: int):
@@ -40,7 +41,7 @@ def test_a_payment_paid_without_a_notification_is_confirmed_and_delivered_by_the
     pending.refresh_from_db()
     assert pending.state == Payment.State.CONFIRMED
     assert pending.gateway_trade_no == "G-LOST"
-    order = Order.objects.get(pk=pending.order_id)
+    order = order_of(pending)
     assert order.status == Order.Status.DELIVERED
     assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 2
 
@@ -81,7 +82,7 @@ def test_an_expired_trade_is_closed_at_the_gateway(pending, scripted_gateway):
 def test_a_cancelled_order_is_closed_only_once_the_gateway_allows_it(pending, scripted_gateway):
     # given a gateway that refuses to close trades younger than five minutes, and a cancelled order
     scripted_gateway.close_not_before = timedelta(minutes=5)
-    order_services.cancel_order(pending.order, actor=None)
+    order_services.cancel_order(order_of(pending), actor=None)
 
     # then it is queried but not closed at three minutes, and closed at six
     assert services.reconcile_pending_payments(now=minutes(3)).outcomes == {"waiting": 1}
@@ -106,7 +107,7 @@ def test_a_close_that_loses_the_race_with_a_payment_ends_in_a_late_payment_deliv
         assert services.reconcile_pending_payments(now=later + timedelta(minutes=1)).outcomes == {"confirmed": 1}
 
     # then the late payment is honoured: codes reserved again and delivered
-    order = Order.objects.get(pk=pending.order_id)
+    order = order_of(pending)
     assert order.status == Order.Status.DELIVERED
     assert order.events.filter(type="paid_late").exists()
 
@@ -141,7 +142,7 @@ def test_the_job_stops_asking_a_while_after_the_payment_expired(pending, scripte
 
 
 def test_providers_without_a_gateway_to_ask_are_never_queried(sku, scripted_gateway):
-    payment = factories.place_order(sku, quantity=1)
+    payment = factories.place_order(sku, quantity=1).payment
 
     assert services.reconcile_pending_payments(now=minutes(3)).outcomes == {}
     assert scripted_gateway.calls == []

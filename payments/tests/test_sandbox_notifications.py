@@ -8,6 +8,8 @@ from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from catalog.models import CardCode
+from kamen.testing import factories
+from kamen.testing.factories import order_of
 from kamen.testing.notifications import assert_rejected_and_unchanged, post_form
 from orders import services as order_services
 from orders.models import Order
@@ -20,9 +22,7 @@ NOTIFY_URL = "/payments/sandbox/notify/"
 
 @pytest.fixture
 def payment(sku):
-    return order_services.place_order(
-        sku, quantity=2, user=None, contact_email="a@example.com", lookup_password="abcd", payment_method="sandbox"
-    )
+    return factories.place_order(sku, quantity=2, email="a@example.com").payment
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_a_genuine_notification_confirms_and_delivers(payment, post_notification
     response = post_notification(sandbox.build_notification(payment))
 
     assert response.status_code == 200 and response.content == b"success"
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
+    assert order_of(payment).status == Order.Status.DELIVERED
     notification = PaymentNotification.objects.get()
     assert notification.verified and notification.result == PaymentNotification.Result.CONFIRMED
     assert notification.payment_id == payment.pk
@@ -135,9 +135,7 @@ def test_a_stale_notification_is_rejected(payment, post_notification):
 
 
 def test_a_notification_replayed_onto_another_order_is_rejected(sku, payment, post_notification):
-    other = order_services.place_order(
-        sku, quantity=2, user=None, contact_email="b@example.com", lookup_password="abcd", payment_method="sandbox"
-    )
+    other = factories.place_order(sku, quantity=2, email="b@example.com").payment
     params = sandbox.build_notification(payment)
     params["trade_no"] = other.trade_no  # same amount, other order
 
@@ -177,7 +175,7 @@ def test_a_broker_outage_does_not_turn_a_confirmed_payment_into_a_failure(paymen
     # then the gateway is told "success" (the payment is confirmed) and the order waits for the sweeper
     assert response.content == b"success"
     assert PaymentNotification.objects.get().result == PaymentNotification.Result.CONFIRMED
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     assert order.status == Order.Status.PAID
 
     # and once the broker is back, the sweeper delivers it

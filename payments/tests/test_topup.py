@@ -9,9 +9,11 @@ from django.urls import reverse
 
 from accounts.models import Wallet, WalletEntry
 from kamen.testing.threads import run_together
+from orders.models import OrderPayment
 from payments import services
 from payments.models import Payment, PaymentNotification
 from payments.providers import sandbox
+from payments.purposes import TOPUP
 
 
 @pytest.fixture
@@ -21,13 +23,13 @@ def signed_in(client, shopper):
 
 
 def top_up(client, amount: str, provider: str = "sandbox"):
-    return client.post(reverse("accounts:topup"), {"amount": amount, "provider": provider})
+    return client.post(reverse("payments:topup"), {"amount": amount, "provider": provider})
 
 
 def test_the_wallet_page_offers_a_top_up_with_gateways_only(signed_in):
-    html = signed_in.get(reverse("accounts:wallet")).content.decode()
+    html = signed_in.get(reverse("payments:wallet")).content.decode()
 
-    assert reverse("accounts:topup") in html
+    assert reverse("payments:topup") in html
     assert 'value="sandbox"' in html
     assert 'value="balance"' not in html
 
@@ -36,7 +38,11 @@ def test_a_top_up_paid_at_the_gateway_is_credited_once(signed_in, shopper, djang
     # given the user asks to top up ¥100 and is sent to the payment page, then to the gateway
     response = top_up(signed_in, "100")
     payment = Payment.objects.get()
-    assert payment.purpose == Payment.Purpose.TOPUP and payment.user == shopper and payment.order is None
+    assert (
+        payment.purpose == TOPUP
+        and payment.user == shopper
+        and not OrderPayment.objects.filter(payment=payment).exists()
+    )
     assert response["Location"] == reverse("payments:checkout", args=[payment.trade_no])
     assert signed_in.get(response["Location"])["Location"] == reverse("payments:sandbox", args=[payment.trade_no])
     assert "钱包充值" in signed_in.get(reverse("payments:sandbox", args=[payment.trade_no])).content.decode()
@@ -54,7 +60,7 @@ def test_a_top_up_paid_at_the_gateway_is_credited_once(signed_in, shopper, djang
     assert (entry.kind, entry.reference, entry.amount.amount) == ("topup", payment.trade_no, Decimal("100.00"))
     results = list(PaymentNotification.objects.order_by("id").values_list("result", flat=True))
     assert results == ["confirmed", "duplicate"]
-    page = signed_in.get(reverse("accounts:wallet")).content.decode()
+    page = signed_in.get(reverse("payments:wallet")).content.decode()
     assert "¥100.00" in page and "充值" in page
 
 

@@ -23,6 +23,7 @@ from djmoney.money import Money
 
 from kamen.testing import factories
 from kamen.testing.browser import IPHONE_UA, PC_UA
+from kamen.testing.factories import order_of
 from kamen.testing.fake_wechat import (
     APPID,
     CODE_URL,
@@ -55,7 +56,7 @@ pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")
 
 @pytest.fixture
 def payment(sku):
-    return factories.place_order(sku, "wechat")
+    return factories.place_order(sku, "wechat").payment
 
 
 # Starting a payment
@@ -91,7 +92,7 @@ def test_start_on_a_pc_shows_a_native_qr_code(payment, wechat_gateway, settings,
     expires = timezone.localtime(payment.expires_at).strftime("%Y-%m-%dT%H:%M:%S+08:00")
     assert call.json == {
         "notify_url": settings.SITE_URL + NOTIFY_URL,
-        "description": f"{payment.order.product_title} {payment.order.sku_name}",
+        "description": f"{order_of(payment).product_title} {order_of(payment).sku_name} × 2",
         "out_trade_no": payment.trade_no,
         "amount": {"total": 2000, "currency": "CNY"},
         "time_expire": expires,
@@ -300,7 +301,7 @@ def test_close_raises_otherwise(old_payment, wechat_gateway, status, body, optio
 
 @pytest.fixture
 def refund(payment):
-    return Refund(payment=payment, order=payment.order, amount=Money("5.00", "CNY"), reason="不想要了")
+    return Refund(payment=payment, amount=Money("5.00", "CNY"), reason="不想要了")
 
 
 @pytest.mark.parametrize(

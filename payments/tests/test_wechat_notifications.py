@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
 from kamen.testing.fake_wechat import (
     APPID,
     MCHID,
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.usefixtures("wechat_enabled", "wechat_gateway")
 
 @pytest.fixture
 def payment(sku):
-    return factories.place_order(sku, "wechat")
+    return factories.place_order(sku, "wechat").payment
 
 
 @pytest.fixture
@@ -73,8 +74,8 @@ def test_a_genuine_notification_confirms_and_delivers(payment, wechat_notificati
 
     assert response.status_code == 204
     assert response.content == b""
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
-    assert CardCode.objects.filter(order=payment.order, status=CardCode.Status.SOLD).count() == 2
+    assert order_of(payment).status == Order.Status.DELIVERED
+    assert CardCode.objects.filter(order=order_of(payment), status=CardCode.Status.SOLD).count() == 2
     record = PaymentNotification.objects.get()
     assert record.verified and record.result == PaymentNotification.Result.CONFIRMED
     payment.refresh_from_db()
@@ -94,24 +95,24 @@ def test_a_resent_notification_is_a_duplicate_and_delivers_once(payment, wechat_
         "confirmed",
         "duplicate",
     ]
-    assert OrderEvent.objects.filter(order=payment.order, type="delivered").count() == 1
+    assert OrderEvent.objects.filter(order=order_of(payment), type="delivered").count() == 1
     assert sold() == 2
 
 
 def test_a_notification_for_an_expired_order_is_a_late_payment_and_delivers(payment, wechat_notification, post):
-    Order.objects.filter(pk=payment.order_id).update(expires_at=timezone.now() - timedelta(minutes=1))
+    Order.objects.filter(payment_links__payment=payment).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert order_services.expire_unpaid_orders() == 1
 
     post(wechat_notification(transaction(payment)))
 
-    order = Order.objects.get(pk=payment.order_id)
+    order = order_of(payment)
     assert order.status == Order.Status.DELIVERED
     assert OrderEvent.objects.filter(order=order, type="paid_late").exists()
     assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 2
 
 
 def test_a_late_payment_without_stock_left_waits_for_staff(payment, wechat_notification, post):
-    Order.objects.filter(pk=payment.order_id).update(expires_at=timezone.now() - timedelta(minutes=1))
+    Order.objects.filter(payment_links__payment=payment).update(expires_at=timezone.now() - timedelta(minutes=1))
     order_services.expire_unpaid_orders()
     CardCode.objects.filter(status=CardCode.Status.AVAILABLE).update(status=CardCode.Status.VOID)
 
@@ -119,22 +120,22 @@ def test_a_late_payment_without_stock_left_waits_for_staff(payment, wechat_notif
 
     assert response.status_code == 204  # the money was taken: recorded, never dropped
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.CONFIRMED
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERY_FAILED
+    assert order_of(payment).status == Order.Status.DELIVERY_FAILED
 
 
 def test_a_genuine_notification_for_one_order_pays_only_that_order(sku, payment, wechat_notification, post):
-    other = factories.place_order(sku, "wechat", email="b@example.com")  # same amount, still pending
+    other = factories.place_order(sku, "wechat", email="b@example.com").payment  # same amount, still pending
 
     post(wechat_notification(transaction(payment)))
 
     assert Payment.objects.get(pk=payment.pk).state == Payment.State.CONFIRMED
     other.refresh_from_db()
     assert other.state == Payment.State.PENDING
-    assert Order.objects.get(pk=other.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(other).status == Order.Status.PENDING_PAYMENT
 
 
 def test_a_notification_moved_onto_another_order_fails_its_signature(sku, payment, wechat_notification, post):
-    other = factories.place_order(sku, "wechat", email="b@example.com")
+    other = factories.place_order(sku, "wechat", email="b@example.com").payment
     genuine = wechat_notification(transaction(payment))
     # Even knowing the APIv3 key, a forger cannot re-sign: A's signature over B's trade number.
     forged = wechat_notification(transaction(payment, out_trade_no=other.trade_no))
@@ -203,7 +204,7 @@ def test_validly_signed_but_unacceptable_notifications_change_nothing(
 
 
 def test_the_amount_as_a_string_is_rejected(sku, wechat_notification, post):
-    payment = factories.place_order(sku, "wechat", quantity=1)
+    payment = factories.place_order(sku, "wechat", quantity=1).payment
     assert fen(payment) == 1000
 
     post(wechat_notification(transaction(payment, amount={"total": "1000", "currency": "CNY"})))
@@ -340,7 +341,7 @@ def test_certificate_mode_verifies_with_the_certificate_on_disk(
     response = post(wechat_notification(transaction(payment), serial=wechat_cert_mode))
 
     assert response.status_code == 204
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.DELIVERED
+    assert order_of(payment).status == Order.Status.DELIVERED
     assert wechat_gateway.calls == []
 
 
@@ -399,15 +400,13 @@ def test_a_refund_notification_never_confirms_a_payment(payment, wechat_notifica
     assert record.result == PaymentNotification.Result.REFUND
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(payment).status == Order.Status.PENDING_PAYMENT
     assert sold() == 0
 
 
 def test_a_refund_notification_completes_a_processing_refund(payment, wechat_notification, post):
     post(wechat_notification(transaction(payment)))
-    refund = Refund.objects.create(
-        payment=payment, order=payment.order, amount=payment.amount, state=Refund.State.PROCESSING
-    )
+    refund = Refund.objects.create(payment=payment, amount=payment.amount, state=Refund.State.PROCESSING)
 
     post(wechat_notification(refund_resource(payment, refund.refund_no), event="REFUND.SUCCESS"))
 

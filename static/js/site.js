@@ -36,9 +36,9 @@
       return form.querySelector("input[name=sku]:checked");
     }
     function limitFor(sku) {
+      // The server says how many one order of this spec may take (stock, or the product's limit).
       if (!sku) return productMax;
-      if (sku.getAttribute("data-manual") === "1") return productMax;
-      return Math.max(productMin, Math.min(productMax, parseInt(sku.getAttribute("data-stock"), 10) || 0));
+      return Math.max(productMin, parseInt(sku.getAttribute("data-max"), 10) || 0);
     }
     function clamp() {
       var max = limitFor(selected());

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from djmoney.money import Money
 
 from accounts import services as wallet_services
 from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import CardCode, Category, Product, Sku
+from kamen.money import cny
 
 ADMIN_LOGIN = ("admin@kamen.local", "kamen-admin-2026")
 SHOPPER_LOGIN = ("shopper@kamen.local", "kamen-shop-2026")
-SHOPPER_CREDIT = Money("500.00", "CNY")
+SHOPPER_CREDIT = cny("500.00")
 CREDIT_REFERENCE = "seed_demo"
 
 # (slug, name, children); children are (slug, name).
@@ -235,7 +235,7 @@ class Command(BaseCommand):
             sku, _ = Sku.objects.get_or_create(
                 product=product,
                 name=name,
-                defaults={"price": Money(price, "CNY"), "delivery_kind": kind, "sort_order": order},
+                defaults={"price": cny(price), "delivery_kind": kind, "sort_order": order},
             )
             if not sku.is_manual:
                 key = f"{spec.title}/{name}"

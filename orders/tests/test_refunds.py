@@ -1,10 +1,10 @@
 """Refunds through the services, the gateway and the buyer's order page: money goes back once, ledgers agree."""
 
+import functools
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -15,10 +15,12 @@ from accounts.services import credit_wallet
 from catalog import services as catalog_services
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
+from kamen.testing.pages import messages_of
 from kamen.testing.threads import run_together
 from orders import services as order_services
 from orders.models import Order, OrderEvent
-from orders.selectors import SESSION_KEY
+from orders.selectors import SESSION_KEY, payments_of
 from payments import services
 from payments.models import Payment, PaymentNotification, Refund, new_refund_no
 from payments.providers.base import GatewayError, RefundResult
@@ -27,31 +29,13 @@ from payments.services import RefundError
 NOTIFY_URL = "/payments/scripted/notify/"
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
-def confirm(payment):
-    return services.confirm_payment(
-        payment.pk, amount=payment.amount.amount, gateway_trade_no=f"G{payment.pk}", provider=payment.provider
-    )
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def paid_order(sku, django_capture_on_commit_callbacks):
-    """A paid ¥10-a-code order; delivered unless `deliver=False` (then it waits, paid, holding its codes)."""
-
-    def make(quantity=2, *, user=None, method="sandbox", deliver=True) -> Order:
-        payment = factories.place_order(sku, method, quantity=quantity, user=user)
-        with django_capture_on_commit_callbacks(execute=deliver):
-            if method == "balance":
-                services.pay_with_balance(payment, user=user)
-            else:
-                confirm(payment)
-        return Order.objects.get(pk=payment.order_id)
-
-    return make
+def paid_order(paid_order, sku):
+    """Paid orders of the ¥10.00 `sku`: two codes unless told otherwise."""
+    return functools.partial(paid_order, sku)
 
 
 @pytest.fixture
@@ -60,7 +44,7 @@ def refund_order(staff, django_capture_on_commit_callbacks):
 
     def make(order, amount, destination="original", **kwargs) -> Refund:
         with django_capture_on_commit_callbacks(execute=True):
-            refund = services.create_refund(
+            refund = order_services.create_refund(
                 order, amount=Decimal(amount), destination=destination, actor=staff, **kwargs
             )
         refund.refresh_from_db()
@@ -73,10 +57,6 @@ def refund_events(order) -> list[str]:
     return list(
         OrderEvent.objects.filter(order=order, type__startswith="refund").order_by("id").values_list("type", flat=True)
     )
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def balance_of(user) -> Money:
@@ -184,13 +164,13 @@ def undelivered(status, sku, paid_order) -> Order:
     if status == Order.Status.PAID:
         return paid_order(deliver=False)
     # One code held at checkout is found bad before delivery, and no stock is left to replace it.
-    payment = factories.place_order(sku)
-    bad = CardCode.objects.filter(order=payment.order).order_by("id").first()
+    payment = factories.place_order(sku).payment
+    bad = CardCode.objects.filter(order=order_of(payment)).order_by("id").first()
     CardCode.objects.filter(pk=bad.pk).update(status=CardCode.Status.VOID)
     free = CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).values_list("pk", flat=True)
     catalog_services.void_codes(free, actor=None)
-    confirm(payment)
-    return order_services.deliver_order(payment.order_id)
+    factories.confirm(payment)
+    return order_services.deliver_order(order_of(payment).pk)
 
 
 @pytest.mark.parametrize("status", [Order.Status.PAID, Order.Status.DELIVERY_FAILED])
@@ -308,7 +288,7 @@ def test_a_failed_refund_is_sent_again_under_the_same_number(
     # when staff send it again
     scripted_gateway.refund_result = RefundResult("succeeded", gateway_refund_id="SR2")
     with django_capture_on_commit_callbacks(execute=True):
-        services.retry_refund(refund, actor=staff)
+        order_services.retry_refund(refund, actor=staff)
 
     # then
     refund.refresh_from_db()
@@ -316,7 +296,7 @@ def test_a_failed_refund_is_sent_again_under_the_same_number(
     assert [call for call in scripted_gateway.calls if call[0] == "refund"] == [("refund", refund.refund_no)] * 2
     assert Order.objects.get(pk=order.pk).refund_status == Order.RefundStatus.FULL
     with pytest.raises(RefundError):
-        services.retry_refund(refund, actor=staff)
+        order_services.retry_refund(refund, actor=staff)
 
 
 def test_an_unknown_gateway_outcome_is_sent_again_after_two_minutes(scripted_gateway, paid_order, refund_order):
@@ -366,7 +346,7 @@ def test_a_refund_notification_finishes_a_processing_refund_once(client, process
     assert [n.result for n in notifications] == [PaymentNotification.Result.REFUND] * 2
     assert all(n.verified and n.payment_id == processing_refund.payment_id for n in notifications)
     assert "nothing changed" in notifications[1].message
-    order = Order.objects.get(pk=processing_refund.order_id)
+    order = order_of(processing_refund)
     assert order.refunded == order.total
     assert OrderEvent.objects.filter(order=order, type="refunded").count() == 1
 
@@ -376,14 +356,14 @@ def test_a_refund_failure_notification_marks_the_refund_failed(client, processin
 
     processing_refund.refresh_from_db()
     assert processing_refund.state == Refund.State.FAILED
-    assert Order.objects.get(pk=processing_refund.order_id).refunded == Money("0.00", "CNY")
+    assert order_of(processing_refund).refunded == Money("0.00", "CNY")
 
 
 def test_a_resent_refund_failure_notification_changes_nothing_twice(client, processing_refund):
     client.post(NOTIFY_URL, refund_notice(processing_refund, status="FAIL"))
     client.post(NOTIFY_URL, refund_notice(processing_refund, status="FAIL"))
 
-    events = OrderEvent.objects.filter(order_id=processing_refund.order_id, type="refund_failed")
+    events = OrderEvent.objects.filter(order_id=order_of(processing_refund.payment).pk, type="refund_failed")
     assert events.count() == 1
 
 
@@ -395,11 +375,11 @@ def test_a_refund_notification_for_a_refund_not_ours_changes_nothing(client, pro
     assert notification.result == PaymentNotification.Result.REFUND and "no refund" in notification.message
     processing_refund.refresh_from_db()
     assert processing_refund.state == Refund.State.PROCESSING
-    assert Order.objects.get(pk=processing_refund.order_id).refund_status == ""
+    assert order_of(processing_refund).refund_status == ""
 
 
 def test_a_refund_notification_never_confirms_a_pending_payment(client, scripted_gateway, sku):
-    payment = factories.place_order(sku, "scripted")
+    payment = factories.place_order(sku, "scripted").payment
 
     client.post(
         NOTIFY_URL, {"kind": "refund", "trade_no": payment.trade_no, "refund_no": new_refund_no(), "status": "SUCCESS"}
@@ -407,7 +387,7 @@ def test_a_refund_notification_never_confirms_a_pending_payment(client, scripted
 
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING
-    assert Order.objects.get(pk=payment.order_id).status == Order.Status.PENDING_PAYMENT
+    assert order_of(payment).status == Order.Status.PENDING_PAYMENT
     assert PaymentNotification.objects.get().result == PaymentNotification.Result.REFUND
     assert not CardCode.objects.filter(status=CardCode.Status.SOLD).exists()
 
@@ -473,7 +453,7 @@ def test_a_request_without_a_reason_is_refused(client, paid_order, shopper):
     assert response.status_code == 302 and messages_of(response) == ["This field is required."]
     assert not Refund.objects.exists()
     with pytest.raises(RefundError):
-        services.request_refund(order, user=shopper, reason="  ")
+        order_services.request_refund(order, user=shopper, reason="  ")
 
 
 def test_no_one_else_can_ask_for_a_refund_of_an_order(client, paid_order, shopper, user_factory):
@@ -498,9 +478,9 @@ def test_an_unpaid_order_cannot_be_refunded(client, sku, shopper):
 
 def test_the_order_page_shows_the_staff_reply_to_a_declined_request(client, paid_order, shopper, staff):
     order = paid_order(user=shopper)
-    request = services.request_refund(order, user=shopper, reason="Changed my mind")
+    request = order_services.request_refund(order, user=shopper, reason="Changed my mind")
 
-    services.decline_refund(request, actor=staff, note="The codes were already redeemed.")
+    order_services.decline_refund(request, actor=staff, note="The codes were already redeemed.")
 
     client.force_login(shopper)
     page = client.get(order.get_absolute_url())
@@ -523,7 +503,9 @@ def test_wallet_and_shop_ledgers_agree_after_payments_and_refunds(paid_order, re
     refund_order(by_wallet, "7.50")
     refund_order(by_gateway, "2.25", "wallet")
     refund_order(by_guest, "10.00")
-    services.decline_refund(services.request_refund(by_gateway, user=shopper, reason="more"), actor=staff, note="no")
+    order_services.decline_refund(
+        order_services.request_refund(by_gateway, user=shopper, reason="more"), actor=staff, note="no"
+    )
 
     # then
     wallet = Wallet.objects.get(user=shopper)
@@ -538,13 +520,13 @@ def test_wallet_and_shop_ledgers_agree_after_payments_and_refunds(paid_order, re
 
 
 @pytest.fixture
-def delivered_on_commit(transactional_db, fast_password_hashing) -> Order:
+def delivered_on_commit(transactional_db) -> Order:
     """A delivered ¥20.00 order where on-commit callbacks run for real, for races across connections."""
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 2)
-    payment = factories.place_order(sku)
-    confirm(payment)
-    return Order.objects.get(pk=payment.order_id)
+    payment = factories.place_order(sku).payment
+    factories.confirm(payment)
+    return order_of(payment)
 
 
 @pytest.mark.postgres
@@ -554,7 +536,7 @@ def test_two_full_refunds_of_one_order_at_once_refund_it_once(delivered_on_commi
     staff = factories.UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
 
     def refund_all():
-        return services.create_refund(order, amount=Decimal("20.00"), destination="original", actor=staff)
+        return order_services.create_refund(order, amount=Decimal("20.00"), destination="original", actor=staff)
 
     # when two members of staff refund it in full at the same moment
     outcomes = run_together([refund_all, refund_all])
@@ -565,7 +547,7 @@ def test_two_full_refunds_of_one_order_at_once_refund_it_once(delivered_on_commi
     order.refresh_from_db()
     assert order.refunded == order.total and order.refund_status == Order.RefundStatus.FULL
     held = Refund.objects.filter(state__in=Refund.HOLDING).aggregate(total=Sum("amount"))["total"]
-    assert held <= order.payments.get().amount.amount
+    assert held <= payments_of(order).get().amount.amount
     assert OrderEvent.objects.filter(order=order, type="refunded").count() == 1
 
 
@@ -576,7 +558,7 @@ def test_a_double_clicked_refund_form_refunds_once_even_at_the_same_moment(deliv
     refund_no = new_refund_no()
 
     def refund_half():
-        return services.create_refund(
+        return order_services.create_refund(
             order, amount=Decimal("10.00"), destination="original", actor=staff, refund_no=refund_no
         )
 

@@ -1,8 +1,9 @@
 """Refunds in admin: staff refund an order, decide buyers' requests and re-send failed refunds."""
 
+import functools
+
 import pytest
 from django.contrib.auth.models import Permission
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -11,30 +12,21 @@ from djmoney.money import Money
 from accounts.models import Wallet, WalletEntry
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.factories import order_of
+from kamen.testing.pages import messages_of
+from orders import services as order_services
 from orders.models import Order
 from payments import services
 from payments.models import Refund
 from payments.providers.base import RefundResult
 
-
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def paid_order(sku, django_capture_on_commit_callbacks):
-    """A delivered ¥20.00 order (two ¥10.00 codes)."""
-
-    def make(*, user=None, method="sandbox") -> Order:
-        payment = factories.place_order(sku, method, user=user)
-        with django_capture_on_commit_callbacks(execute=True):
-            services.confirm_payment(
-                payment.pk, amount=payment.amount.amount, gateway_trade_no=f"G{payment.pk}", provider=method
-            )
-        return Order.objects.get(pk=payment.order_id)
-
-    return make
+def paid_order(paid_order, sku):
+    """Paid orders of the ¥10.00 `sku`: two codes unless told otherwise."""
+    return functools.partial(paid_order, sku)
 
 
 @pytest.fixture
@@ -62,10 +54,6 @@ def refund_form_url(order) -> str:
 
 def refund_url(name: str, refund) -> str:
     return reverse(f"admin:payments_refund_{name}", args=[refund.pk])
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -160,7 +148,7 @@ def test_refunding_needs_the_add_refund_permission(client, post, clerk, paid_ord
 @pytest.fixture
 def requested(paid_order, shopper) -> Refund:
     order = paid_order(user=shopper)
-    return services.request_refund(order, user=shopper, reason="bought twice")
+    return order_services.request_refund(order, user=shopper, reason="bought twice")
 
 
 def test_staff_approve_a_buyers_request(client, post, staff, shopper, requested):
@@ -176,7 +164,7 @@ def test_staff_approve_a_buyers_request(client, post, staff, shopper, requested)
     assert requested.state == Refund.State.SUCCEEDED and requested.decided_by == staff
     assert requested.destination == Refund.Destination.WALLET and requested.void_codes
     assert Wallet.objects.get(user=shopper).balance == Money("20.00", "CNY")
-    statuses = set(CardCode.objects.filter(order=requested.order).values_list("status", flat=True))
+    statuses = set(CardCode.objects.filter(order=order_of(requested.payment)).values_list("status", flat=True))
     assert statuses == {CardCode.Status.VOID}
 
 
@@ -199,7 +187,7 @@ def test_a_request_approved_for_less_leaves_the_rest_to_refund(client, post, sta
 
     requested.refresh_from_db()
     assert requested.state == Refund.State.SUCCEEDED and requested.amount == Money("8.00", "CNY")
-    order = Order.objects.get(pk=requested.order_id)
+    order = order_of(requested)
     assert order.refund_status == Order.RefundStatus.PARTLY
     assert services.refundable_amount(requested.payment) == 12
 
@@ -213,7 +201,7 @@ def test_staff_decline_with_a_note_the_buyer_reads(client, post, staff, shopper,
     requested.refresh_from_db()
     assert requested.state == Refund.State.DECLINED and requested.decided_by == staff
     client.force_login(shopper)
-    page = client.get(requested.order.get_absolute_url())
+    page = client.get(order_of(requested.payment).get_absolute_url())
     assert "The codes were redeemed on 3 May." in page.content.decode()
 
 

@@ -1,0 +1,17 @@
+"""Row locks of orders (see kamen.locking for the rules every lock keeps)."""
+
+from datetime import datetime
+
+from kamen.locking import lock_free, lock_one
+
+from .models import Order
+
+
+def lock_order(order_id: int) -> Order:
+    """The order row, with its Sku read (not locked) beside it."""
+    return lock_one(Order.objects.select_related("sku"), pk=order_id)
+
+
+def lock_orders_due_to_expire(*, now: datetime, limit: int) -> list[Order]:
+    """Unpaid orders past their due time that no payment is confirming right now (SKIP LOCKED)."""
+    return lock_free(Order.objects.filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now), limit=limit)

@@ -1,0 +1,55 @@
+"""What a payment means when it pays for an order: the order's side of the payments contract."""
+
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from payments.models import Payment, Refund
+from payments.purposes import PaymentPurpose
+
+from .locks import lock_order
+from .models import ORDER_PURPOSE, Order, OrderPayment
+from .selectors import can_view_order
+from .services.delivery import mark_paid
+from .services.refunds import record_refund, record_refund_failure
+
+
+def _order_id(payment: Payment) -> int:
+    return OrderPayment.objects.values_list("order_id", flat=True).get(payment_id=payment.pk)
+
+
+class OrderPurpose(PaymentPurpose):
+    """A payment for an order: confirmed, the order is paid and its delivery starts; refunded, it is recorded."""
+
+    code = ORDER_PURPOSE
+    verbose_name = _("Order")
+    back_label = _("Order details")
+    reference_label = _("Order number")
+
+    def payment_confirmed(self, payment: Payment) -> None:
+        mark_paid(lock_order(_order_id(payment)), payment_id=payment.pk)
+
+    def refund_succeeded(self, refund: Refund) -> None:
+        record_refund(lock_order(_order_id(refund.payment)), refund)
+
+    def refund_failed(self, refund: Refund) -> None:
+        record_refund_failure(Order.objects.get(pk=_order_id(refund.payment)), refund)
+
+    def is_payable(self, payment: Payment) -> bool:
+        return self._order(payment).status == Order.Status.PENDING_PAYMENT
+
+    def is_abandoned(self, payment: Payment) -> bool:
+        return self._order(payment).status in (Order.Status.CANCELLED, Order.Status.EXPIRED)
+
+    def can_view(self, request: HttpRequest, payment: Payment) -> bool:
+        return can_view_order(request, self._order(payment))
+
+    def next_url(self, payment: Payment) -> str:
+        return self._order(payment).get_absolute_url()
+
+    @staticmethod
+    def _order(payment: Payment) -> Order:
+        # Pages ask several of these questions about one payment: read its order once.
+        cached = getattr(payment, "_paid_order", None)
+        if cached is None:
+            cached = payment._paid_order = Order.objects.get(payment_links__payment=payment)
+        return cached

@@ -1,0 +1,47 @@
+"""Order writes: checkout with atomic code reservation, the state machine, delivery, refunds, expiry.
+
+Every move of an order goes through `transition`, inside a transaction, with an OrderEvent row.
+"""
+
+from .checkout import LookupPasswordHasher, PlacedOrder, cancel_order, place_order
+from .delivery import deliver_manually, deliver_order, enqueue_delivery, fail_delivery, mark_paid, retry_delivery
+from .refunds import (
+    approve_refund,
+    create_refund,
+    decline_refund,
+    record_refund,
+    refund_refusal,
+    request_refund,
+    retry_refund,
+)
+from .reservation import CheckoutError, OutOfStock, release_codes, reserve_codes
+from .states import record_event, transition
+from .sweepers import expire_unpaid_orders, sweep_undelivered_orders
+
+__all__ = [
+    "CheckoutError",
+    "LookupPasswordHasher",
+    "OutOfStock",
+    "PlacedOrder",
+    "approve_refund",
+    "cancel_order",
+    "create_refund",
+    "decline_refund",
+    "deliver_manually",
+    "deliver_order",
+    "enqueue_delivery",
+    "expire_unpaid_orders",
+    "fail_delivery",
+    "mark_paid",
+    "place_order",
+    "record_event",
+    "record_refund",
+    "refund_refusal",
+    "release_codes",
+    "request_refund",
+    "reserve_codes",
+    "retry_delivery",
+    "retry_refund",
+    "sweep_undelivered_orders",
+    "transition",
+]

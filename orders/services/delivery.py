@@ -1,0 +1,112 @@
+"""After payment: codes delivered from stock, by staff by hand, or the order sent to the staff queue."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from catalog import crypto
+from catalog.models import CardCode
+from kamen.tasks import enqueue
+
+from ..locks import lock_order
+from ..models import IllegalTransition, Order, OrderEvent
+from .reservation import OutOfStock, reserve_codes
+from .states import transition
+
+logger = logging.getLogger("orders.services")
+
+E = OrderEvent.Type
+
+
+def mark_paid(order: Order, *, payment_id: int) -> Order:
+    """Called by the order's payment purpose only, in the confirming transaction, with the order locked.
+
+    A payment on an expired or cancelled order is a late payment: its codes are reserved again when
+    stock allows, otherwise the order goes to the staff queue with the reason. It is never dropped.
+    """
+    late = order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED)
+    transition(order, Order.Status.PAID, event=E.PAID_LATE if late else E.PAID, payment=payment_id)
+    if late and not order.sku.is_manual:
+        missing = order.quantity - CardCode.objects.filter(order=order).count()
+        if reserve_codes(order, missing) != missing:
+            fail_delivery(order, _("Paid after the order expired and the stock is gone; refund or restock."))
+            return order
+    transaction.on_commit(lambda: enqueue_delivery(order.pk))
+    return order
+
+
+def enqueue_delivery(order_id: int) -> None:
+    from ..tasks import deliver_order_task
+
+    enqueue(deliver_order_task, order_id)
+
+
+def deliver_order(order_id: int) -> Order:
+    """Turn a paid order's reserved codes into sold ones and the order into delivered. Safe to run twice."""
+    with transaction.atomic():
+        order = lock_order(order_id)
+        if order.status != Order.Status.PAID:
+            return order
+        if order.sku.is_manual:
+            return transition(order, Order.Status.AWAITING_MANUAL, event=E.AWAITING_MANUAL)
+        held = CardCode.objects.filter(order=order, status__in=[CardCode.Status.RESERVED, CardCode.Status.SOLD])
+        missing = order.quantity - held.count()
+        if missing and reserve_codes(order, missing) != missing:
+            return fail_delivery(order, _("Not enough codes in stock to complete the order."))
+        _sell_held_codes(order)
+        transition(order, Order.Status.DELIVERED, event=E.DELIVERED)
+        transaction.on_commit(lambda: _notify_delivered(order.pk))
+    return order
+
+
+def deliver_manually(order: Order, *, content: str, actor: User) -> Order:
+    """Staff record what they delivered by hand for a manual-delivery or failed order."""
+    if not content.strip():
+        raise ValueError(_("Enter what was delivered."))
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        order.manual_delivery_encrypted = crypto.encrypt(content.strip())
+        order.save(update_fields=["manual_delivery_encrypted"])
+        transition(order, Order.Status.DELIVERED, event=E.DELIVERED_MANUALLY, actor=actor)
+        transaction.on_commit(lambda: _notify_delivered(order.pk))
+    return order
+
+
+def retry_delivery(order: Order, *, actor: User) -> Order:
+    """Staff send a failed order through stock delivery again, e.g. after importing codes."""
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if order.status != Order.Status.DELIVERY_FAILED or order.sku.is_manual:
+            raise IllegalTransition(_("Only a failed stock-delivery order can be retried."))
+        held = CardCode.objects.filter(order=order).count()
+        if reserve_codes(order, order.quantity - held) != order.quantity - held:
+            raise OutOfStock(_("Still not enough codes in stock."))
+        _sell_held_codes(order)
+        order.abnormal_reason = ""
+        order.save(update_fields=["abnormal_reason"])
+        transition(order, Order.Status.DELIVERED, event=E.DELIVERY_RETRIED, actor=actor)
+        transaction.on_commit(lambda: _notify_delivered(order.pk))
+    return order
+
+
+def _sell_held_codes(order: Order) -> None:
+    CardCode.objects.filter(order=order, status=CardCode.Status.RESERVED).update(
+        status=CardCode.Status.SOLD, sold_at=timezone.now(), reserved_until=None
+    )
+
+
+def fail_delivery(order: Order, reason: str) -> Order:
+    """With the order locked: send it to the staff queue with `reason`."""
+    order.abnormal_reason = reason
+    order.save(update_fields=["abnormal_reason"])
+    logger.warning("order %s needs staff: %s", order.number, reason)
+    return transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
+
+
+def _notify_delivered(order_id: int) -> None:
+    from ..tasks import send_delivery_email_task
+
+    enqueue(send_delivery_email_task, order_id)
