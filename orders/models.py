@@ -149,8 +149,8 @@ class OrderEvent(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)
-    from_status = models.CharField(_("from"), max_length=20, blank=True, choices=Order.Status.choices)
-    to_status = models.CharField(_("to"), max_length=20, blank=True, choices=Order.Status.choices)
+    from_status = models.CharField(_("status before"), max_length=20, blank=True, choices=Order.Status.choices)
+    to_status = models.CharField(_("status after"), max_length=20, blank=True, choices=Order.Status.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="orderevent",
             name="from_status",
-            field=models.CharField(blank=True, choices=STATUSES, max_length=20, verbose_name="from"),
+            field=models.CharField(blank=True, choices=STATUSES, max_length=20, verbose_name="status before"),
         ),
         migrations.AlterField(
             model_name="orderevent",
@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="orderevent",
             name="to_status",
-            field=models.CharField(blank=True, choices=STATUSES, max_length=20, verbose_name="to"),
+            field=models.CharField(blank=True, choices=STATUSES, max_length=20, verbose_name="status after"),
         ),
         migrations.AlterField(
             model_name="orderevent",
