@@ -48,9 +48,11 @@ class User(AbstractUser):
 class Wallet(models.Model):
     """A user's balance: the cached sum of their ledger, changed only under this row's lock."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet", verbose_name=_("user")
+    )
     balance = MoneyField(_("balance"), max_digits=14, decimal_places=2, default_currency="CNY", default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("wallet")
@@ -72,14 +74,19 @@ class WalletEntry(models.Model):
         REFUND = "refund", _("Refund")
         TOPUP = "topup", _("Top-up")
 
-    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("wallet"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     balance_after = MoneyField(_("balance after"), max_digits=14, decimal_places=2, default_currency="CNY")
     reference = models.CharField(_("reference"), max_length=64, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("by"),
     )
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 

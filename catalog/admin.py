@@ -27,7 +27,7 @@ from kamen.templatetags.money import yuan
 from . import crypto, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
-from .models import CardCode, CardCodeReveal, Category, Product, Sku
+from .models import BuyerField, CardCode, CardCodeReveal, Category, Product, Sku
 from .selectors import code_count
 
 MASK = "••••••••"
@@ -119,6 +119,14 @@ class CategoryAdmin(ShownOnListPagesAdmin):
 # ---------------------------------------------------------------------------------------------------
 # Products
 # ---------------------------------------------------------------------------------------------------
+class BuyerFieldInline(admin.TabularInline):
+    """What the buyer fills in at checkout (game UID, QQ number, server), validated as set here."""
+
+    model = BuyerField
+    fields = ("label", "kind", "required", "pattern", "choices", "help_text", "sort_order")
+    extra = 0
+
+
 class SkuInline(admin.TabularInline):
     model = Sku
     fields = ("name", "price", "delivery_kind", "is_active", "sort_order", "stock")
@@ -146,16 +154,16 @@ class ProductAdmin(ShownOnListPagesAdmin):
     list_display = ("title", "category", "status", "is_on_shelf", "is_hot", "min_price", "stock", "updated_at")
     list_filter = ("status", "is_on_shelf", "is_hot", CategoryFilter)
     list_select_related = ("category", "category__parent")
-    search_fields = ("title",)
+    search_fields = ("title", "brand", "keywords")
     # Moderation and the shelf change only through the actions, which go through the services' rules.
     readonly_fields = ("status", "rejection_reason", "is_on_shelf", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("category", "title", "description", "image")}),
+        (None, {"fields": ("category", "title", "brand", "keywords", "description", "instructions", "image")}),
         (gettext_lazy("Selling"), {"fields": ("min_per_order", "max_per_order", "is_hot", "sort_order")}),
         (gettext_lazy("Moderation"), {"fields": ("status", "rejection_reason", "is_on_shelf")}),
         (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
     )
-    inlines = (SkuInline,)
+    inlines = (SkuInline, BuyerFieldInline)
     actions = ("submit_for_review", "approve", "reject", "put_on_shelf", "take_off_shelf")
 
     def get_queryset(self, request):
@@ -382,7 +390,7 @@ class CardCodeAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("code"))
     def masked(self, code: CardCode) -> str:
-        return MASK
+        return f"{MASK} {code.hint}"
 
     @admin.display(description=gettext_lazy("order"), ordering="order__number")
     def order_number(self, code: CardCode) -> str:

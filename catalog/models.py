@@ -55,7 +55,20 @@ class Product(models.Model):
         Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")
     )
     title = models.CharField(_("title"), max_length=120)
+    # Search finds a product by its brand and keywords as well as its title and category (腾讯, Q币, 点券).
+    brand = models.CharField(_("brand"), max_length=40, blank=True)
+    keywords = models.CharField(
+        _("search keywords"),
+        max_length=200,
+        blank=True,
+        help_text=_("Other words shoppers search for, separated by spaces."),
+    )
     description = models.TextField(_("description"), blank=True)
+    instructions = models.TextField(
+        _("how to redeem"),
+        blank=True,
+        help_text=_("Shown to the buyer beside the delivered codes: where and how to redeem them."),
+    )
     image = models.ImageField(_("image"), upload_to="products/", blank=True)
     min_per_order = models.PositiveIntegerField(_("minimum per order"), default=1)
     max_per_order = models.PositiveIntegerField(_("maximum per order"), default=10)
@@ -136,6 +149,60 @@ class Sku(models.Model):
         return self.is_manual or stock >= quantity
 
 
+class BuyerField(models.Model):
+    """Something the buyer fills in at checkout (下单附加信息): a game UID, a QQ number, the server.
+
+    The answers are stored on the order, shown to the buyer and to staff, and later handed to an
+    upstream supplier for a direct top-up (直充). `catalog.buyer_fields` validates them.
+    """
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        PHONE = "phone", _("Mobile number")
+        QQ = "qq", _("QQ number")
+        GAME_ACCOUNT = "game_account", _("Game account")
+        CHOICE = "choice", _("Server / region choice")
+
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="buyer_fields", verbose_name=_("product")
+    )
+    label = models.CharField(_("label"), max_length=30)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.TEXT)
+    required = models.BooleanField(_("required"), default=True)
+    pattern = models.CharField(
+        _("validation pattern"),
+        max_length=200,
+        blank=True,
+        help_text=_("A regular expression the whole answer must match, e.g. [1-9][0-9]{8} for a 9-digit UID."),
+    )
+    choices = models.TextField(_("choices"), blank=True, help_text=_("For a choice: one option per line."))
+    help_text = models.CharField(_("hint"), max_length=100, blank=True)
+    sort_order = models.IntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("buyer input field")
+        verbose_name_plural = _("buyer input fields")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def options(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .buyer_fields import check_pattern
+
+        if self.kind == self.Kind.CHOICE and not self.options:
+            raise ValidationError({"choices": _("A choice needs at least one option.")})
+        if self.pattern:
+            check_pattern(self.pattern)
+
+
 class CardCode(models.Model):
     """One 卡密: its secret (and optional card number) encrypted at rest, sold at most once."""
 
@@ -149,6 +216,11 @@ class CardCode(models.Model):
     card_no_encrypted = models.TextField(blank=True)
     secret_encrypted = models.TextField()
     fingerprint = models.CharField(max_length=64)
+    # Non-secret, so staff can tell masked codes apart: the card number's last two characters, or
+    # the import batch and the code's line in it.
+    card_no_tail = models.CharField(max_length=2, blank=True, editable=False)
+    batch = models.CharField(_("import batch"), max_length=16, blank=True, editable=False)
+    position = models.PositiveIntegerField(_("line"), default=0, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.AVAILABLE)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="codes", verbose_name=_("order")
@@ -183,6 +255,15 @@ class CardCode(models.Model):
         return crypto.decrypt(self.secret_encrypted)
 
     @property
+    def hint(self) -> str:
+        """What staff see of a masked code: never any part of its secret."""
+        if self.card_no_tail:
+            return _("card no. …%(tail)s") % {"tail": self.card_no_tail}
+        if self.batch:
+            return _("batch %(batch)s, line %(line)s") % {"batch": self.batch, "line": self.position}
+        return f"#{self.pk}"
+
+    @property
     def card_no(self) -> str:
         return crypto.decrypt(self.card_no_encrypted) if self.card_no_encrypted else ""
 
@@ -190,10 +271,12 @@ class CardCode(models.Model):
 class CardCodeReveal(models.Model):
     """Audit row: a staff member saw a code in plaintext."""
 
-    code = models.ForeignKey(CardCode, on_delete=models.PROTECT, related_name="reveals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    code = models.ForeignKey(CardCode, on_delete=models.PROTECT, related_name="reveals", verbose_name=_("card code"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("revealed by")
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("card code reveal")

@@ -1,12 +1,12 @@
 """Catalog reads: only approved, on-shelf products reach shoppers; stock is the exact count of free codes."""
 
-from django.db.models import Count, IntegerField, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from kamen.money import cny
 
-from .models import CardCode, Category, Product, Sku
+from .models import BuyerField, CardCode, Category, Product, Sku
 
 
 def code_count(status: str = CardCode.Status.AVAILABLE, *, sku_ref: str = "pk") -> Coalesce:
@@ -29,20 +29,29 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
         children = Category.objects.filter(parent=category, is_active=True).values_list("pk", flat=True)
         products = products.filter(category_id__in=[category.pk, *children])
     if query:
-        products = products.filter(Q(title__icontains=query) | Q(description__icontains=query))
+        # Shoppers search by what they know: the game or service (category), the brand, a nickname.
+        products = products.filter(
+            Q(title__icontains=query)
+            | Q(brand__icontains=query)
+            | Q(keywords__icontains=query)
+            | Q(category__name__icontains=query)
+            | Q(category__parent__name__icontains=query)
+            | Q(description__icontains=query)
+        )
     return products
 
 
 def with_figures(products: list[Product]) -> list[Product]:
     """Set `min_price` and `stock` on one page of products: two grouped queries, whatever the page size."""
     ids = [p.pk for p in products]
-    prices = dict(
-        Sku.objects.filter(product_id__in=ids, is_active=True)
+    prices = {
+        product_id: (low, high)
+        for product_id, low, high in Sku.objects.filter(product_id__in=ids, is_active=True)
         .order_by()
         .values("product_id")
-        .annotate(low=Min("price"))
-        .values_list("product_id", "low")
-    )
+        .annotate(low=Min("price"), high=Max("price"))
+        .values_list("product_id", "low", "high")
+    }
     stock = dict(
         CardCode.objects.filter(sku__product_id__in=ids, sku__is_active=True, status=CardCode.Status.AVAILABLE)
         .order_by()
@@ -56,8 +65,10 @@ def with_figures(products: list[Product]) -> list[Product]:
         )
     )
     for product in products:
-        low = prices.get(product.pk)
+        low, high = prices.get(product.pk, (None, None))
         product.min_price = cny(low) if low is not None else None
+        # Specs at different prices: the card shows the lowest with 起 ("from").
+        product.price_varies = low is not None and high != low
         product.stock = stock.get(product.pk, 0)
         product.has_manual = product.pk in manual
     return products
@@ -108,3 +119,8 @@ def get_active_category(slug: str) -> Category:
 
 def available_stock(sku: Sku) -> int:
     return CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()
+
+
+def buyer_fields(product: Product) -> list[BuyerField]:
+    """What the buyer fills in at checkout for `product`, in order."""
+    return list(product.buyer_fields.order_by("sort_order", "id"))

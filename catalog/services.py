@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -68,14 +69,19 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
     for start in range(0, len(fingerprints), 5000):
         chunk = fingerprints[start : start + 5000]
         existing.update(CardCode.objects.filter(sku=sku, fingerprint__in=chunk).values_list("fingerprint", flat=True))
+    # Staff tell masked codes apart by the batch (when it was imported) and the line in it.
+    batch = timezone.localtime().strftime("%m%d-%H%M%S")
     new_codes = [
         CardCode(
             sku=sku,
             fingerprint=fp,
             card_no_encrypted=crypto.encrypt(card_no) if card_no else "",
+            card_no_tail=card_no[-2:],
+            batch=batch,
+            position=line,
             secret_encrypted=crypto.encrypt(secret),
         )
-        for fp, (card_no, secret) in by_fingerprint.items()
+        for line, (fp, (card_no, secret)) in enumerate(by_fingerprint.items(), start=1)
         if fp not in existing
     ]
     with transaction.atomic():

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -39,6 +39,7 @@ ORDER_FIELDS = (
     "product_title",
     "sku_name",
     "quantity",
+    "buyer_details",
     "unit_price",
     "total",
     "payment_method_name",
@@ -67,6 +68,15 @@ class OrderDisplayMixin:
     @admin.display(description=gettext_lazy("payment method"), ordering="payment_method")
     def payment_method_name(self, order: Order) -> str:
         return provider_name(order.payment_method)
+
+    @admin.display(description=gettext_lazy("buyer's details"))
+    def buyer_details(self, order: Order) -> str:
+        """What the buyer filled in at checkout (UID, server, QQ number), which staff need to deliver."""
+        if not order.buyer_input:
+            return "—"
+        return format_html_join(
+            format_html("<br>"), "{}: <strong>{}</strong>", ((a["label"], a["value"]) for a in order.buyer_input)
+        )
 
 
 class PaymentInline(ReadOnlyInline):
@@ -176,6 +186,7 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, admin.ModelAdmin):
         "product_title",
         "sku_name",
         "quantity",
+        "buyer_details",
         order_total,
         "status",
         "abnormal_reason",

@@ -1,6 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from catalog.buyer_fields import MAX_ANSWER_LENGTH, clean_answer, field_name
+from catalog.models import BuyerField
+
 
 class CheckoutForm(forms.Form):
     """What the shopper chooses. Price is not among the fields: the server computes it."""
@@ -18,15 +21,27 @@ class CheckoutForm(forms.Form):
     )
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
 
-    def __init__(self, *args, user=None, providers=(), **kwargs):
+    def __init__(self, *args, user=None, providers=(), buyer_fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.buyer_fields = list(buyer_fields)
+        for field in self.buyer_fields:
+            self.fields[field_name(field)] = BuyerAnswerField(field)
         self.fields["payment_method"].choices = [(p.code, p.verbose_name) for p in providers]
         if providers:
             self.fields["payment_method"].initial = providers[0].code
         if user is not None:
             del self.fields["contact_email"]
             del self.fields["lookup_password"]
+
+    @property
+    def buyer_inputs(self) -> list[forms.BoundField]:
+        """The bound fields of the product's input fields, in their order, for the template."""
+        return [self[field_name(field)] for field in self.buyer_fields]
+
+    def buyer_input(self) -> dict[str, str]:
+        """The answers by form name, for `place_order` (call after `is_valid()`)."""
+        return {field_name(field): self.cleaned_data.get(field_name(field), "") for field in self.buyer_fields}
 
     def clean(self):
         data = super().clean()
@@ -51,3 +66,31 @@ class RefundRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("For example: the code does not work, or it was bought by mistake. Staff reply on this page."),
     )
+
+
+class BuyerAnswerField(forms.CharField):
+    """A product's input field at checkout; its rules are `catalog.buyer_fields.clean_answer`."""
+
+    def __init__(self, field: BuyerField):
+        self.buyer_field = field
+        widget = forms.Select if field.kind == BuyerField.Kind.CHOICE else forms.TextInput
+        super().__init__(
+            label=field.label,
+            required=False,  # clean_answer says what is missing, in the field's own words
+            max_length=MAX_ANSWER_LENGTH * 4,
+            help_text=field.help_text,
+            widget=widget(**_widget_options(field)),
+        )
+
+    def clean(self, value):
+        return clean_answer(self.buyer_field, super().clean(value))
+
+
+def _widget_options(field: BuyerField) -> dict:
+    if field.kind == BuyerField.Kind.CHOICE:
+        return {"choices": [("", "—"), *((option, option) for option in field.options)], "attrs": {"class": "input"}}
+    numeric = field.kind in (BuyerField.Kind.NUMBER, BuyerField.Kind.PHONE, BuyerField.Kind.QQ)
+    attrs = {"class": "input", "autocomplete": "off", "placeholder": field.help_text or field.label}
+    if numeric:
+        attrs["inputmode"] = "numeric"
+    return {"attrs": attrs}

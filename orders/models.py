@@ -57,6 +57,8 @@ class Order(models.Model):
     unit_price = MoneyField(_("unit price"), max_digits=12, decimal_places=2, default_currency="CNY")
     total = MoneyField(_("total"), max_digits=14, decimal_places=2, default_currency="CNY")
     payment_method = models.CharField(_("payment method"), max_length=32)
+    # What the buyer filled in at checkout (game UID, QQ number, server): [{"label", "kind", "value"}].
+    buyer_input = models.JSONField(_("buyer's details"), default=list, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
     )
@@ -168,7 +170,7 @@ class OrderEvent(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.type} {self.from_status}→{self.to_status}"
+        return str(self.get_type_display())
 
 
 S = Order.Status

@@ -19,8 +19,10 @@ from . import selectors, services
 from .forms import CheckoutForm, LookupForm, RefundRequestForm
 from .models import Order
 
-# Statuses in which the order page keeps polling: something is about to change by itself.
-WAITING_STATUSES = (Order.Status.PENDING_PAYMENT, Order.Status.PAID)
+# Statuses in which the order page keeps polling: the order is about to change without the buyer doing
+# anything — at once after payment, or when staff deliver by hand.
+STAFF_STATUSES = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
+WAITING_STATUSES = (Order.Status.PENDING_PAYMENT, Order.Status.PAID, *STAFF_STATUSES)
 
 
 def _user(request: HttpRequest):
@@ -51,6 +53,7 @@ def render_product(
         form = CheckoutForm(
             user=user,
             providers=available_providers(user=user),
+            buyer_fields=catalog_selectors.buyer_fields(product),
             initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
         )
     context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form}
@@ -61,10 +64,14 @@ def render_product(
 def place(request: HttpRequest) -> HttpResponse:
     """Checkout: validate, place the order (codes reserved), then hand over to the payment provider."""
     user = _user(request)
-    providers = available_providers(user=user)
-    form = CheckoutForm(request.POST, user=user, providers=providers)
     sku_id = request.POST.get("sku", "")
     sku = catalog_selectors.get_buyable_sku(int(sku_id) if sku_id.isdigit() and len(sku_id) < 12 else 0)
+    form = CheckoutForm(
+        request.POST,
+        user=user,
+        providers=available_providers(user=user),
+        buyer_fields=catalog_selectors.buyer_fields(sku.product),
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -75,6 +82,7 @@ def place(request: HttpRequest) -> HttpResponse:
                 contact_email=data.get("contact_email", ""),
                 lookup_password=data.get("lookup_password", ""),
                 payment_method=data["payment_method"],
+                buyer_input=form.buyer_input(),
             )
         except services.CheckoutError as error:
             form.add_error(None, str(error))
@@ -132,6 +140,7 @@ def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
             "payment": payment,
             "codes": selectors.delivered_codes(order),
             "waiting": order.status in WAITING_STATUSES,
+            "waiting_for_staff": order.status in STAFF_STATUSES,
             "can_pay": can_pay,
             "refunds": list(selectors.refunds_of(order).order_by("id")),
             "refund_form": RefundRequestForm() if may_refund else None,

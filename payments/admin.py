@@ -76,10 +76,14 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(PaymentNotification)
 class PaymentNotificationAdmin(ReadOnlyAdmin):
-    list_display = ("id", "provider", "payment", "verified", "result", "message", "remote_addr", "received_at")
+    list_display = ("id", "provider_display", "payment", "verified", "result", "message", "remote_addr", "received_at")
     list_filter = ("provider", "result", "verified", "received_at")
     list_select_related = ("payment",)
     search_fields = ("=payment__trade_no", "message")
     date_hierarchy = "received_at"
     fields = (*list_display, "headers", "body")
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("provider"), ordering="provider")
+    def provider_display(self, notification: PaymentNotification) -> str:
+        return provider_name(notification.provider)

@@ -198,15 +198,22 @@ class PaymentNotification(models.Model):
         REJECTED = "rejected", _("Rejected")
         ERROR = "error", _("Error while handling")
 
-    provider = models.CharField(max_length=32)
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications")
-    headers = models.JSONField(default=dict)
-    body = models.TextField()
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    verified = models.BooleanField(default=False)
-    result = models.CharField(max_length=16, choices=Result.choices, blank=True)
-    message = models.CharField(max_length=300, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
+    provider = models.CharField(_("provider"), max_length=32)
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        verbose_name=_("payment"),
+    )
+    headers = models.JSONField(_("headers"), default=dict)
+    body = models.TextField(_("body"))
+    remote_addr = models.GenericIPAddressField(_("sent from"), null=True, blank=True)
+    verified = models.BooleanField(_("verified"), default=False)
+    result = models.CharField(_("result"), max_length=16, choices=Result.choices, blank=True)
+    message = models.CharField(_("details"), max_length=300, blank=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
 
     class Meta:
         verbose_name = _("payment notification")

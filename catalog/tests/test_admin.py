@@ -85,6 +85,22 @@ def test_card_codes_are_masked_in_the_list_and_the_change_page(client, staff, sk
         assert code.secret_encrypted not in html
 
 
+def test_masked_codes_carry_a_hint_that_tells_them_apart_without_the_secret(client, staff, sku_factory):
+    sku = sku_factory()
+    services.import_codes(sku, "CARDNO-7701 PASSWORD-1\nCARDNO-7702 PASSWORD-2\nSECRET-ONLY-3")
+    client.force_login(staff)
+
+    listing = client.get(reverse("admin:catalog_cardcode_changelist")).content.decode()
+
+    with_card_no = CardCode.objects.filter(sku=sku, card_no_encrypted__gt="").order_by("id")
+    assert [code.hint for code in with_card_no] == ["card no. …01", "card no. …02"]
+    secret_only = CardCode.objects.get(sku=sku, card_no_encrypted="")
+    assert secret_only.hint == f"batch {secret_only.batch}, line 3"
+    for hint in ("card no. …01", "card no. …02", f"batch {secret_only.batch}, line 3"):
+        assert hint in listing
+    assert "PASSWORD-1" not in listing and "SECRET-ONLY-3" not in listing and "7701" not in listing
+
+
 def test_card_codes_cannot_be_added_edited_or_deleted_in_admin(client, staff, sku):
     code = CardCode.objects.filter(sku=sku).first()
     client.force_login(staff)
@@ -308,6 +324,8 @@ def test_the_product_form_cannot_set_status_or_shelf(client, staff, product_fact
         "is_on_shelf": "on",
         "skus-TOTAL_FORMS": 0,
         "skus-INITIAL_FORMS": 0,
+        "buyer_fields-TOTAL_FORMS": 0,
+        "buyer_fields-INITIAL_FORMS": 0,
     }
 
     response = client.post(reverse("admin:catalog_product_change", args=[product.pk]), data)

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from djmoney.money import Money
 
 from accounts.models import User, Wallet, WalletEntry
-from catalog.models import CardCode, Category, Product, Sku
+from catalog.models import BuyerField, CardCode, Category, Product, Sku
 
 
 def snapshot() -> dict:
@@ -20,6 +20,7 @@ def snapshot() -> dict:
         "codes": list(CardCode.objects.values_list("sku_id", "fingerprint", "status").order_by("id")),
         "users": list(User.objects.values_list("email", "password", "is_superuser").order_by("id")),
         "ledger": list(WalletEntry.objects.values_list("wallet__user__email", "amount", "reference").order_by("id")),
+        "fields": list(BuyerField.objects.values_list("product__title", "label", "kind", "choices").order_by("id")),
     }
 
 
@@ -39,7 +40,12 @@ def test_seed_demo_fills_the_shop():
     assert Product.objects.visible().filter(is_hot=True).count() >= 5
     assert Product.objects.filter(status=Product.Status.PENDING, is_on_shelf=False).count() == 1
     manual = Sku.objects.filter(delivery_kind=Sku.DeliveryKind.MANUAL)
-    assert manual.count() == 1 and not CardCode.objects.filter(sku__in=manual).exists()
+    assert manual.exists() and not CardCode.objects.filter(sku__in=manual).exists()
+    # Direct top-ups ask the buyer for what staff need: the UID and server, a QQ number, a phone number.
+    genshin = Product.objects.get(title="原神 UID 代充")
+    assert [(f.label, f.kind) for f in genshin.buyer_fields.all()] == [("UID", "number"), ("服务器", "choice")]
+    assert {"qq", "phone", "game_account"} <= set(BuyerField.objects.values_list("kind", flat=True))
+    assert Product.objects.get(title="腾讯Q币卡").instructions.startswith("登录 pay.qq.com")
     card_skus = Sku.objects.filter(delivery_kind=Sku.DeliveryKind.CARD_CODES)
     assert CardCode.objects.count() == 8 * card_skus.count()
     assert CardCode.objects.exclude(card_no_encrypted="").exists()  # some codes are card number + password

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from catalog import pricing
+from catalog.buyer_fields import clean_answers
 from catalog.models import Sku
 from catalog.selectors import available_stock
 from payments import services as payment_services
@@ -59,9 +61,17 @@ def place_order(
     contact_email: str,
     lookup_password: str = "",
     payment_method: str,
+    buyer_input: dict[str, str] | None = None,
 ) -> PlacedOrder:
-    """Price the order on the server, reserve its codes and open its payment — all or nothing."""
+    """Price the order on the server, reserve its codes and open its payment — all or nothing.
+
+    `buyer_input` holds the answers to the product's input fields, keyed by their form names.
+    """
     product = sku.product
+    try:
+        answers = clean_answers(list(product.buyer_fields.all()), buyer_input or {})
+    except ValidationError as error:
+        raise CheckoutError(" ".join(error.messages)) from None
     if not (product.min_per_order <= quantity <= product.max_per_order):
         raise CheckoutError(
             _("You can buy between %(low)s and %(high)s at a time.")
@@ -89,6 +99,7 @@ def place_order(
             unit_price=quote.unit_price,
             total=quote.total,
             payment_method=payment_method,
+            buyer_input=[answer.as_dict() for answer in answers if answer.value],
             created_at=now,
             expires_at=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
         )

@@ -46,3 +46,49 @@ def test_a_guest_buys_a_card_code_in_chromium(live_server, settings, browser_pag
     page.screenshot(path=str(ARTIFACTS / "order-delivered.png"), full_page=True)
     shown = [code for code in secrets if code in page.inner_text("body")]
     assert len(shown) == 1
+
+
+def test_on_a_phone_a_refused_checkout_shows_its_error_where_the_shopper_looks(live_server, browser):
+    from kamen.testing.browser import IPHONE_UA
+
+    # given a direct top-up that needs a 9-digit UID
+    sku = factories.SkuFactory(price="648.00", product__title="原神 UID 代充", delivery_kind="manual")
+    sku.product.buyer_fields.create(label="UID", kind="number", pattern=r"[1-9][0-9]{8}")
+    page = browser.new_page(viewport={"width": 375, "height": 740}, user_agent=IPHONE_UA, locale="zh-CN")
+
+    # when the shopper types a UID one digit short and buys
+    page.goto(live_server.url + sku.product.get_absolute_url())
+    page.fill("input[name^=input_]", "12345678")
+    page.fill("input[name=contact_email]", "buyer@example.com")
+    page.fill("input[name=lookup_password]", "my-lookup-1")
+    page.click("form[action='/orders/new/'] [type=submit]")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+
+    # then the reason is in the upper part of the screen, and the cursor is in the field to fix
+    error = page.locator(".field-error, .form-alert").first
+    box = error.bounding_box()
+    page.screenshot(path=str(ARTIFACTS / "checkout-error-phone.png"))
+    assert "UID格式不正确" in error.inner_text()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 740 * 2 / 3
+    assert page.evaluate("document.activeElement.name").startswith("input_")
+
+
+def test_on_a_phone_a_sold_out_answer_is_not_left_at_the_bottom_of_the_screen(live_server, browser):
+    from catalog.models import CardCode
+    from kamen.testing.browser import IPHONE_UA
+
+    sku = factories.SkuFactory(price="30.00", product__title="腾讯Q币")
+    factories.stock(sku, 1)
+    page = browser.new_page(viewport={"width": 375, "height": 740}, user_agent=IPHONE_UA, locale="zh-CN")
+    page.goto(live_server.url + sku.product.get_absolute_url())
+    page.fill("input[name=contact_email]", "buyer@example.com")
+    page.fill("input[name=lookup_password]", "my-lookup-1")
+    CardCode.objects.filter(sku=sku).update(status=CardCode.Status.VOID)  # someone else was faster
+
+    page.click("form[action='/orders/new/'] [type=submit]")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+
+    box = page.locator(".form-alert").first.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 740 * 2 / 3

@@ -297,3 +297,91 @@ def test_the_rate_limited_page_says_to_wait(rf, db):
 
     assert response.status_code == 429
     assert "操作过于频繁，请稍后再试" in response.content.decode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a new shopper trips over
+# ---------------------------------------------------------------------------------------------------
+def test_search_finds_products_by_category_brand_and_keywords(client, db):
+    games = factories.CategoryFactory(name="游戏点卡")
+    tencent = factories.CategoryFactory(name="腾讯", parent=games)
+    in_category = factories.SkuFactory(product__category=tencent, product__title="和平精英点券").product
+    by_brand = factories.SkuFactory(product__title="QQ会员", product__brand="腾讯").product
+    by_keyword = factories.SkuFactory(product__title="王者荣耀点券", product__keywords="农药 点券").product
+    elsewhere = factories.SkuFactory(product__title="网易一卡通").product
+
+    tencent_hits = page_text(client, reverse("catalog:search"), data={"q": "腾讯"})
+    nickname_hits = page_text(client, reverse("catalog:search"), data={"q": "农药"})
+    parent_hits = page_text(client, reverse("catalog:search"), data={"q": "游戏点卡"})
+
+    assert in_category.title in tencent_hits and by_brand.title in tencent_hits
+    assert elsewhere.title not in tencent_hits
+    assert by_keyword.title in nickname_hits and by_brand.title not in nickname_hits
+    assert in_category.title in parent_hits
+
+
+def test_a_product_whose_specs_cost_differently_shows_its_lowest_price_with_qi(client, db):
+    varied = factories.SkuFactory(product__title="多规格商品", price="6.00").product
+    factories.SkuFactory(product=varied, price="30.00")
+    single = factories.SkuFactory(product__title="单规格商品", price="9.00").product
+
+    html = page_text(client, reverse("catalog:search"), data={"q": "规格商品"})
+
+    assert re.search(r"¥6\.00\s*<small[^>]*>起</small>", html)
+    assert not re.search(r"¥9\.00\s*<small", html)
+    assert single.title in html
+
+
+def test_the_order_page_of_a_manual_order_keeps_polling_for_the_delivery(client, db, paid_order):
+    order = paid_order(factories.SkuFactory(delivery_kind="manual"), 1)
+    session = client.session
+    session["kamen_orders"] = [order.number]
+    session.save()
+
+    html = page_text(client, order.get_absolute_url())
+    status = client.get(reverse("orders:status", args=[order.number])).json()
+
+    assert order.status == Order.Status.AWAITING_MANUAL
+    assert f'data-order-poll="{reverse("orders:status", args=[order.number])}"' in html
+    assert 'data-poll-every="15000"' in html
+    assert status == {"status": "awaiting_manual", "waiting": True}
+
+
+def test_a_delivered_order_shows_how_to_redeem_beside_the_codes_and_keeps_the_refund_form_closed(
+    client, db, shopper, paid_order
+):
+    sku = factories.SkuFactory(product__instructions="登录 pay.qq.com，选择“Q币卡充值”。")
+    factories.stock(sku, 1)
+    order = paid_order(sku, 1, user=shopper)
+    client.force_login(shopper)
+
+    html = page_text(client, order.get_absolute_url())
+
+    assert "使用说明" in html and "登录 pay.qq.com" in html
+    assert '<details class="refund-form">' in html  # there, but closed until the buyer asks for it
+
+
+def test_my_orders_shows_a_refunded_order_as_refunded(
+    client, db, shopper, staff, paid_order, sku, django_capture_on_commit_callbacks
+):
+    order = paid_order(sku, 1, user=shopper)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_refund(order, amount=order.total.amount, destination="original", actor=staff)
+    client.force_login(shopper)
+
+    html = page_text(client, reverse("orders:mine"))
+
+    assert "已退款" in html
+    assert "已发货" not in html
+
+
+def test_wallet_lines_say_what_happened_and_never_show_internal_keys(client, shopper, sku, paid_order):
+    credit_wallet(shopper, cny("50.00"), actor=None, note="演示账户余额", reference="seed_demo")
+    order = paid_order(sku, 1, user=shopper, method="balance")
+    client.force_login(shopper)
+
+    html = page_text(client, reverse("payments:wallet"))
+
+    assert "演示账户余额" in html and f"{sku.product.title} {sku.name} × 1" in html
+    assert "seed_demo" not in html
+    assert payments_of(order).get().trade_no not in html

@@ -237,12 +237,14 @@
   /* ---------------------------------------------------------------- order page: wait for payment and codes */
   function setupPolling(node) {
     var initial = node.getAttribute("data-status");
+    // Right after payment the codes come within seconds; staff deliver by hand within minutes or hours.
+    var every = parseInt(node.getAttribute("data-poll-every"), 10) || 2000;
     var started = Date.now();
     function delay() {
       var age = Date.now() - started;
-      if (age < 5 * 60 * 1000) return 2000;
-      if (age < 30 * 60 * 1000) return 10000;
-      return 30000;
+      if (age < 5 * 60 * 1000) return every;
+      if (age < 30 * 60 * 1000) return Math.max(every, 10000);
+      return Math.max(every, 30000);
     }
     pollJson(node.getAttribute("data-order-poll"), delay, function (data) {
       if (data.waiting && data.status === initial) return false;
@@ -281,11 +283,16 @@
   });
 
   /* ---------------------------------------------------------------- a refused form: show why */
+  // On a phone the form sits below the product picture, and a sticky buy bar covers the bottom of
+  // the screen: bring the first reason into the upper half, and put the cursor in the field to fix.
   function revealFirstError() {
     var error = document.querySelector(".form-alert, .field-error");
     if (!error) return;
     var top = error.getBoundingClientRect().top;
-    if (top < 0 || top > window.innerHeight - 80) error.scrollIntoView({ block: "center" });
+    if (top < 0 || top > window.innerHeight / 2) error.scrollIntoView({ block: "center" });
+    var field = error.closest(".opt-field, .field");
+    var input = field && field.querySelector("input:not([type=hidden]), select, textarea");
+    if (input) input.focus({ preventScroll: true });
   }
 
   /* ---------------------------------------------------------------- start */

@@ -15,7 +15,7 @@ from django.db import transaction
 from accounts import services as wallet_services
 from accounts.models import User
 from catalog import services as catalog_services
-from catalog.models import CardCode, Category, Product, Sku
+from catalog.models import BuyerField, CardCode, Category, Product, Sku
 from kamen.money import cny
 
 ADMIN_LOGIN = ("admin@kamen.local", "kamen-admin-2026")
@@ -33,6 +33,15 @@ CATEGORIES = [
 
 
 @dataclass(frozen=True)
+class DemoField:
+    label: str
+    kind: str
+    pattern: str = ""
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class DemoProduct:
     category: str
     title: str
@@ -41,10 +50,17 @@ class DemoProduct:
     hot: bool = False
     manual: bool = False
     status: str = Product.Status.APPROVED
-    note: str = ""
+    note: str = ""  # how to redeem, shown beside the codes
+    brand: str = ""
+    keywords: str = ""
+    fields: tuple[DemoField, ...] = ()  # what the buyer fills in at checkout
 
 
 P = DemoProduct
+F = DemoField
+K = BuyerField.Kind
+GENSHIN_SERVERS = ("天空岛（官服）", "世界树（B服）", "美服", "欧服", "亚服", "港澳台服")
+HONOR_OF_KINGS_AREAS = ("安卓QQ区", "苹果QQ区", "安卓微信区", "苹果微信区")
 PRODUCTS = [
     P(
         "tencent",
@@ -53,6 +69,8 @@ PRODUCTS = [
         "pair",
         hot=True,
         note="登录 pay.qq.com 选择“Q币卡充值”，输入卡号和密码。",
+        brand="腾讯",
+        keywords="QQ币 Q点 QB",
     ),
     P(
         "tencent",
@@ -61,9 +79,44 @@ PRODUCTS = [
         "redeem",
         hot=True,
         note="在游戏内“商城 - 兑换码”中兑换。",
+        brand="腾讯",
+        keywords="王者 农药 点券",
+    ),
+    P(
+        "tencent",
+        "王者荣耀点券直充",
+        [("60点券", "6.00"), ("300点券", "30.00"), ("680点券", "68.00")],
+        "none",
+        manual=True,
+        note="点券直接充到你填写的游戏账号，一般 10 分钟内到账，到账后请在游戏内查收邮件。",
+        brand="腾讯",
+        keywords="王者 农药 直充 代充",
+        fields=(
+            F("游戏区服", K.CHOICE, choices=HONOR_OF_KINGS_AREAS),
+            F("QQ号 / 微信号", K.GAME_ACCOUNT, hint="登录王者荣耀用的 QQ 号或微信号"),
+        ),
     ),
     P("tencent", "和平精英点券", [("60点券", "6.00"), ("300点券", "30.00"), ("680点券", "68.00")], "redeem"),
-    P("tencent", "QQ超级会员", [("1个月", "19.80"), ("3个月", "58.00"), ("12个月", "218.00")], "redeem"),
+    P(
+        "tencent",
+        "QQ超级会员",
+        [("1个月", "19.80"), ("3个月", "58.00"), ("12个月", "218.00")],
+        "redeem",
+        note="登录 QQ 会员官网或手机 QQ“我的 - 会员 - 兑换”，输入兑换码。",
+        brand="腾讯",
+        keywords="SVIP 超会 QQ会员",
+    ),
+    P(
+        "tencent",
+        "QQ超级会员直充",
+        [("1个月", "19.80"), ("3个月", "58.00")],
+        "none",
+        manual=True,
+        note="直接开通到你填写的 QQ 号，一般 10 分钟内生效。",
+        brand="腾讯",
+        keywords="SVIP 超会 QQ会员 直充",
+        fields=(F("QQ号", K.QQ, hint="要开通会员的 QQ 号"),),
+    ),
     P(
         "netease",
         "网易一卡通",
@@ -87,6 +140,8 @@ PRODUCTS = [
         "redeem",
         hot=True,
         note="在官网兑换页面输入兑换码，登录米哈游通行证领取。",
+        brand="米哈游",
+        keywords="原神 原石 创世结晶",
     ),
     P("mihoyo", "原神空月祝福", [("30天", "30.00")], "redeem"),
     P(
@@ -103,7 +158,13 @@ PRODUCTS = [
         [("6480创世结晶（UID直充）", "648.00")],
         "none",
         manual=True,
-        note="下单时在备注中留下 UID 和服务器，客服人工充值，一般 30 分钟内到账。",
+        note="客服按你填写的 UID 和服务器人工充值，一般 30 分钟内到账，到账后在游戏内邮件查收。",
+        brand="米哈游",
+        keywords="原神 代充 直充 原石",
+        fields=(
+            F("UID", K.NUMBER, pattern=r"[1-9][0-9]{8}", hint="游戏内“派蒙菜单”左下角的 9 位数字"),
+            F("服务器", K.CHOICE, choices=GENSHIN_SERVERS),
+        ),
     ),
     P(
         "steam",
@@ -112,6 +173,8 @@ PRODUCTS = [
         "steam",
         hot=True,
         note="在 Steam 客户端“账户明细 - 充值钱包”中输入钱包码。",
+        brand="Steam",
+        keywords="蒸汽 V社 钱包码",
     ),
     P("steam", "黑神话：悟空 Steam激活码", [("标准版", "268.00"), ("数字豪华版", "328.00")], "steam", hot=True),
     P("steam", "艾尔登法环 Steam激活码", [("标准版", "298.00")], "steam"),
@@ -156,6 +219,18 @@ PRODUCTS = [
         [("50元", "49.50"), ("100元", "99.00")],
         "carrier",
         note="拨打 13800138000 或在中国移动 App 中用卡号和密码充值。",
+        brand="中国移动",
+        keywords="话费 充值卡 移动",
+    ),
+    P(
+        "carrier-cards",
+        "三网话费快充",
+        [("50元", "49.80"), ("100元", "99.50")],
+        "none",
+        manual=True,
+        note="直接充到你填写的手机号，移动、联通、电信均可，一般 30 分钟内到账。",
+        keywords="话费 快充 移动 联通 电信",
+        fields=(F("手机号", K.PHONE, hint="要充值的 11 位手机号"),),
     ),
     P("carrier-cards", "中国联通充值卡", [("50元", "49.50"), ("100元", "99.00")], "carrier"),
     P("carrier-cards", "中国电信充值卡", [("50元", "49.50"), ("100元", "99.00")], "carrier"),
@@ -182,6 +257,12 @@ def _code(style: str, key: str, index: int) -> str:
     if style == "ms":
         return _groups(digest, 5, 5)
     return _groups(digest, 4, 4)
+
+
+def _description(spec: DemoProduct) -> str:
+    if spec.manual:
+        return "付款后客服按你填写的信息人工处理，处理结果在订单页查看，也会发邮件通知。"
+    return "官方渠道卡密，付款后自动发货，在订单页查看。"
 
 
 class Command(BaseCommand):
@@ -222,13 +303,26 @@ class Command(BaseCommand):
             category=categories[spec.category],
             title=spec.title,
             defaults={
-                "description": f"{spec.note}\n官方渠道卡密，付款后自动发货，在订单页查看。".strip(),
+                "description": _description(spec),
+                "instructions": spec.note,
+                "brand": spec.brand,
+                "keywords": spec.keywords,
                 "status": spec.status,
                 "is_on_shelf": on_shelf,
                 "is_hot": spec.hot,
                 "max_per_order": 1 if spec.manual else 10,
             },
         )
+        if not product.buyer_fields.exists():
+            for order, field in enumerate(spec.fields):
+                product.buyer_fields.create(
+                    label=field.label,
+                    kind=field.kind,
+                    pattern=field.pattern,
+                    choices="\n".join(field.choices),
+                    help_text=field.hint,
+                    sort_order=order,
+                )
         added = 0
         for order, (name, price) in enumerate(spec.skus):
             kind = Sku.DeliveryKind.MANUAL if spec.manual else Sku.DeliveryKind.CARD_CODES
