@@ -14,7 +14,7 @@ from orders.models import Order
 
 from . import services
 from .models import Payment
-from .providers import get_provider
+from .providers import get_provider, sandbox
 from .providers.base import GatewayError, is_phone_browser
 from .qr import qr_data_uri
 from .selectors import get_payment_for_viewer
@@ -90,7 +90,7 @@ def status(request: HttpRequest, trade_no: str) -> JsonResponse:
 
 def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
     """The sandbox gateway's cashier page (模拟支付)."""
-    if not settings.SANDBOX_PAYMENTS_ENABLED:
+    if not sandbox.serves(request):
         raise Http404
     payment = get_payment_for_viewer(request, trade_no)
     if payment.provider != "sandbox":
@@ -101,7 +101,7 @@ def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
 @require_POST
 def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
     """The shopper pays at the sandbox gateway; the gateway then calls our notify URL itself."""
-    if not settings.SANDBOX_PAYMENTS_ENABLED:
+    if not sandbox.serves(request):
         raise Http404
     payment = get_payment_for_viewer(request, trade_no)
     if payment.provider != "sandbox":
