@@ -1,7 +1,12 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
+
+# Staff sign in through the shop's login, so one rate limit (and later staff 2FA) covers every login;
+# the admin's own form would check passwords with no limit at all.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
