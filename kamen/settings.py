@@ -186,7 +186,12 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Sign-up never tells whether an address has an account: a taken address gets the same "check your
+# mail" answer as a new one, and its owner a mail saying so. allauth can only answer alike when every
+# new account confirms its address before it signs in (mandatory verification).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own limits: failed logins per IP and per account, sign-ups per IP.
 ACCOUNT_RATE_LIMITS = {
