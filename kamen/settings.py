@@ -60,15 +60,21 @@ SECRET_KEY = _secret("SECRET_KEY")
 DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when KAMEN_ENV=production.")
+# The one base for absolute links: e-mails, gateways' notify and return URLs. Never the Host header.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+_SITE = urlsplit(SITE_URL)
+_SITE_HOST = f"[{_SITE.hostname}]" if ":" in (_SITE.hostname or "") else _SITE.hostname or ""
+# Without ALLOWED_HOSTS the shop answers its loopback names and the host SITE_URL names, nothing else.
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=LOOPBACK_HOSTS)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[*LOOPBACK_HOSTS, *([_SITE_HOST] if _SITE_HOST not in LOOPBACK_HOSTS else [])]
+)
 if "*" in ALLOWED_HOSTS and not DEBUG:
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS='*' lets any Host header through; name the shop's host names (allowed with DEBUG only)."
     )
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# The one base for absolute links: e-mails, gateways' notify and return URLs. Never the Host header.
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The shop's own origin is trusted for forms: behind a TLS-terminating proxy the request itself says http.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[f"{_SITE.scheme}://{_SITE.netloc}"])
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -84,9 +90,7 @@ def _is_loopback_host(host: str) -> bool:
 
 # The shop is "on loopback" when its own address and every host it answers to are loopback ones, as
 # with `make run` on 127.0.0.1: nobody on another machine can reach it by any name it accepts.
-SHOP_ON_LOOPBACK = _is_loopback_host(urlsplit(SITE_URL).hostname or "") and all(
-    _is_loopback_host(host) for host in ALLOWED_HOSTS
-)
+SHOP_ON_LOOPBACK = _is_loopback_host(_SITE.hostname or "") and all(_is_loopback_host(host) for host in ALLOWED_HOSTS)
 
 # ---------------------------------------------------------------------------------------------------
 # Applications

@@ -145,6 +145,13 @@ def test_without_kamen_env_debug_is_off_and_only_loopback_names_are_served(setti
     assert seen["ALLOWED_HOSTS"] == str(["localhost", "127.0.0.1", "[::1]"])
 
 
+def test_the_host_of_site_url_is_served_and_its_origin_trusted_for_forms(settings_of):
+    seen = settings_of("ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", SITE_URL="https://shop.example.com")
+
+    assert seen["ALLOWED_HOSTS"] == str(["localhost", "127.0.0.1", "[::1]", "shop.example.com"])
+    assert seen["CSRF_TRUSTED_ORIGINS"] == str(["https://shop.example.com"])
+
+
 def test_debug_is_on_only_when_asked_for(settings_of):
     assert settings_of("DEBUG", DEBUG="true")["DEBUG"] == "True"
 
