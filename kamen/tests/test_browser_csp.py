@@ -5,8 +5,12 @@ shopper and staff, with the JavaScript that drives them (checkout total, payment
 admin's slug and autocomplete widgets) doing its work under the policy.
 """
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from allauth.account.models import EmailAddress
+from django.core import mail
 from django.urls import reverse
 
 from kamen.testing import factories
@@ -82,6 +86,34 @@ def test_a_guest_walks_the_shop_and_buys_without_a_violation(live_server, settin
     )
     page.screenshot(path=str(ARTIFACTS / "csp-order-delivered.png"), full_page=True)
 
+    assert page.csp_violations == []
+
+
+def test_a_visitor_signs_up_confirms_and_resets_a_password_without_a_violation(live_server, watched_page, db):
+    page = watched_page
+
+    visit(page, live_server.url + reverse("account_signup"))
+    page.fill("input[name=email]", "newcomer@example.com")
+    page.fill("input[name=password1]", "a-long-pass-phrase-9")
+    page.fill("input[name=password2]", "a-long-pass-phrase-9")
+    page.click("form[action='/accounts/signup/'] [type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(ARTIFACTS / "csp-verification-sent.png"), full_page=True)
+    confirm = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
+
+    visit(page, live_server.url + urlsplit(confirm).path)
+    page.click("main form [type=submit]")
+    page.wait_for_url(f"{live_server.url}/**")
+    assert "newcomer@example.com" in page.inner_text(".topbar-links")  # confirmed, and signed in by it
+    visit(page, live_server.url + reverse("account_change_password"))
+    page.click(".topbar-links form[action='/accounts/logout/'] [type=submit]")
+    page.wait_for_load_state("networkidle")
+    visit(page, live_server.url + reverse("account_reset_password"))
+    page.fill("input[name=email]", "newcomer@example.com")
+    page.click("main form [type=submit]")
+    page.wait_for_url("**/accounts/password/reset/done/")
+
+    assert len(mail.outbox) == 2  # the confirmation, the reset link
     assert page.csp_violations == []
 
 
