@@ -61,6 +61,17 @@ def _eager_celery():
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _static_files_from_the_source_tree():
+    """Pages name static files as they are in static/; hashed names from `collectstatic` are for serving."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(settings):
     """A fresh process-local cache per test: rate-limit counters and cached navigation never leak."""

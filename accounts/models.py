@@ -22,8 +22,13 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def create_superuser(self, email: str, password: str | None = None, **extra):
+        from .services import confirm_email
+
         extra.update(is_staff=True, is_superuser=True)
-        return self._create_user(email, password, **extra)
+        user = self._create_user(email, password, **extra)
+        # Made from the shell by someone who runs the server: staff sign in without a confirmation mail.
+        confirm_email(user)
+        return user
 
 
 class User(AbstractUser):

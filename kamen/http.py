@@ -7,6 +7,8 @@ client can forge are to the left of those), or a header named by `ALLAUTH_TRUSTE
 our login limits use it, so the rest of the shop asks it too.
 """
 
+import ipaddress
+
 from allauth.account.adapter import get_adapter
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
@@ -27,3 +29,22 @@ def client_ip_or_none(request: HttpRequest) -> str | None:
         return client_ip(request)
     except (PermissionDenied, ImproperlyConfigured):
         return None
+
+
+# Headers a reverse proxy adds; a request that carries one came from further away than the proxy.
+FORWARDING_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_REAL_IP")
+
+
+def is_loopback_request(request: HttpRequest) -> bool:
+    """Whether the request was made on this machine, straight to the server and not through a proxy.
+
+    REMOTE_ADDR is the peer of the server's own socket, which no client can choose. The Host the
+    request named has already passed ALLOWED_HOSTS.
+    """
+    try:
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if peer.version == 6 and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return peer.is_loopback and not any(request.META.get(header) for header in FORWARDING_HEADERS)

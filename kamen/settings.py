@@ -1,18 +1,23 @@
 """kamen settings, driven by the environment.
 
 With nothing set the shop runs embedded: SQLite file, Celery tasks eager in-process, e-mail to the
-console, the sandbox payment provider on. DATABASE_URL and REDIS_URL switch to PostgreSQL and a real
-Celery broker. KAMEN_ENV=production refuses to start without its secrets.
+console, DEBUG off, only loopback host names, random keys kept in a local file, and the sandbox
+payment provider for requests made on this machine only. DATABASE_URL and REDIS_URL switch to
+PostgreSQL and a real Celery broker. KAMEN_ENV=production refuses to start without its secrets.
 """
 
-import base64
-import hashlib
+import ipaddress
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from kamen import local_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -22,22 +27,70 @@ env = environ.Env()
 # ---------------------------------------------------------------------------------------------------
 KAMEN_ENV = env("KAMEN_ENV", default="development")
 PRODUCTION = KAMEN_ENV == "production"
+PRODUCTION_REQUIRED = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CARD_CODE_KEYS",
+    "CARD_CODE_FINGERPRINT_KEY",
+    "ALLOWED_HOSTS",
+    "SITE_URL",
+)
 
 if PRODUCTION:
-    missing = [
-        name
-        for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CARD_CODE_KEYS", "CARD_CODE_FINGERPRINT_KEY")
-        if not env(name, default="")
-    ]
+    missing = [name for name in PRODUCTION_REQUIRED if not env(name, default="")]
     if missing:
         raise ImproperlyConfigured(f"KAMEN_ENV=production needs these environment variables: {', '.join(missing)}")
+    _local_secrets = {}
+else:
+    # Whatever the environment leaves out comes from the local file, made at random on the first start.
+    _local_secrets = (
+        {}
+        if all(env(name, default="") for name in local_secrets.NAMES)
+        else local_secrets.load_or_create(Path(env("KAMEN_SECRETS_FILE", default=str(BASE_DIR / "local-secrets.env"))))
+    )
 
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-kamen-embedded-development-key-change-me")
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Absolute base for links in e-mails and for gateways' notify URLs.
+
+def _secret(name: str) -> str:
+    return env(name, default="") or _local_secrets[name]
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+# Debug pages list every URL and show settings: only when a developer asks for them (`make dev`).
+DEBUG = env.bool("DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when KAMEN_ENV=production.")
+# The one base for absolute links: e-mails, gateways' notify and return URLs. Never the Host header.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+_SITE = urlsplit(SITE_URL)
+_SITE_HOST = f"[{_SITE.hostname}]" if ":" in (_SITE.hostname or "") else _SITE.hostname or ""
+# Without ALLOWED_HOSTS the shop answers its loopback names and the host SITE_URL names, nothing else.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[*LOOPBACK_HOSTS, *([_SITE_HOST] if _SITE_HOST not in LOOPBACK_HOSTS else [])]
+)
+if "*" in ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS='*' lets any Host header through; name the shop's host names (allowed with DEBUG only)."
+    )
+# The shop's own origin is trusted for forms: behind a TLS-terminating proxy the request itself says http.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[f"{_SITE.scheme}://{_SITE.netloc}"])
+
+
+def _is_loopback_host(host: str) -> bool:
+    """A host name or address that only this machine can reach (localhost, 127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# The shop is "on loopback" when its own address and every host it answers to are loopback ones, as
+# with `make run` on 127.0.0.1: nobody on another machine can reach it by any name it accepts.
+SHOP_ON_LOOPBACK = _is_loopback_host(_SITE.hostname or "") and all(_is_loopback_host(host) for host in ALLOWED_HOSTS)
 
 # ---------------------------------------------------------------------------------------------------
 # Applications
@@ -53,6 +106,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "csp",
     "djmoney",
     "kamen",
     "accounts",
@@ -63,6 +117,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -134,10 +189,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Sign-up never tells whether an address has an account: a taken address gets the same "check your
+# mail" answer as a new one, and its owner a mail saying so. allauth can only answer alike when every
+# new account confirms its address before it signs in (mandatory verification).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own limits: failed logins per IP and per account, sign-ups per IP.
 ACCOUNT_RATE_LIMITS = {
@@ -169,6 +230,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # Hashed, compressed names from `collectstatic` (make run does it); DEBUG reads the source tree.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -176,6 +238,7 @@ STORAGES = {
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
 
 # ---------------------------------------------------------------------------------------------------
 # E-mail
@@ -194,15 +257,19 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="kamen <noreply@kamen.loc
 # ---------------------------------------------------------------------------------------------------
 # Card codes: encrypted at rest
 # ---------------------------------------------------------------------------------------------------
-def _derived_key(purpose: str) -> str:
-    """A stable key for the embedded run, derived from SECRET_KEY; production sets real keys."""
-    return base64.urlsafe_b64encode(hashlib.sha256(f"{purpose}:{SECRET_KEY}".encode()).digest()).decode()
-
-
 # Fernet keys, newest first: new codes use the first, every key still decrypts (rotation).
-CARD_CODE_KEYS = env.list("CARD_CODE_KEYS", default=[_derived_key("kamen-card-code")])
+CARD_CODE_KEYS = [key.strip() for key in _secret("CARD_CODE_KEYS").split(",") if key.strip()]
+for _key in CARD_CODE_KEYS or [""]:
+    try:
+        Fernet(_key)
+    except ValueError:
+        # Refused at start, not at the first import of codes: a typo must never cost a batch of codes.
+        raise ImproperlyConfigured(
+            "CARD_CODE_KEYS holds a value that is not a Fernet key (32 url-safe base64-encoded bytes); make one "
+            'with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        ) from None
 # Keyed fingerprint for duplicate detection; unlike CARD_CODE_KEYS it must never change.
-CARD_CODE_FINGERPRINT_KEY = env("CARD_CODE_FINGERPRINT_KEY", default=_derived_key("kamen-card-fingerprint"))
+CARD_CODE_FINGERPRINT_KEY = _secret("CARD_CODE_FINGERPRINT_KEY")
 
 # ---------------------------------------------------------------------------------------------------
 # Orders and payments
@@ -214,11 +281,23 @@ ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
 # Guest lookup passwords: Argon2id at a lighter cost than account passwords (see the class).
 LOOKUP_PASSWORD_HASHER = "orders.services.checkout.LookupPasswordHasher"
 
-SANDBOX_PAYMENTS_ENABLED = env.bool("SANDBOX_PAYMENTS_ENABLED", default=not PRODUCTION) and not PRODUCTION
+# 模拟支付 pays for codes without money, so it is never on in production and, unless
+# SANDBOX_PAYMENTS_ENABLED says otherwise, on only while the shop is on loopback (see SHOP_ON_LOOPBACK);
+# even then its cashier, pay action and notifications serve only requests made on this machine.
+# SANDBOX_PAYMENTS_ENABLED=true offers it to everyone (a demo server), =false turns it off.
+SANDBOX_PAYMENTS_LOOPBACK_ONLY = not PRODUCTION and "SANDBOX_PAYMENTS_ENABLED" not in env
+SANDBOX_PAYMENTS_ENABLED = not PRODUCTION and (
+    SHOP_ON_LOOPBACK if SANDBOX_PAYMENTS_LOOPBACK_ONLY else env.bool("SANDBOX_PAYMENTS_ENABLED")
+)
 # The sandbox gateway signs its notifications with this key, as a real gateway signs with its own.
-SANDBOX_SIGNING_KEY = env("SANDBOX_SIGNING_KEY", default=_derived_key("kamen-sandbox-gateway"))
+SANDBOX_SIGNING_KEY = env("SANDBOX_SIGNING_KEY", default="") if PRODUCTION else _secret("SANDBOX_SIGNING_KEY")
 # Where the sandbox gateway posts its notification; empty means this site's own notify URL.
 SANDBOX_NOTIFY_URL = env("SANDBOX_NOTIFY_URL", default="")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _pem(name: str) -> str:
@@ -304,7 +383,29 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy: scripts, styles, fonts and fetches from this site only, no inline script or
+# style (templates use CSS classes), images also as data: URIs (QR codes drawn by the server, the
+# favicon). Forms post here, and a checkout may be redirected on to a gateway's own page.
+_GATEWAY_ORIGINS = [
+    *([_origin(ALIPAY_SERVER_URL)] if ALIPAY_ENABLED else []),
+    *(["https://wx.tenpay.com"] if WECHATPAY_ENABLED and WECHATPAY_H5_ENABLED else []),
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF, *_GATEWAY_ORIGINS],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 RATELIMIT_VIEW = "kamen.views.rate_limited"
+CSRF_FAILURE_VIEW = "kamen.views.csrf_failure"
 # Behind nginx (or any reverse proxy) set TRUSTED_PROXY_COUNT to the number of proxies in front of
 # gunicorn, so rate limits and WeChat H5 see the shopper's address and not the proxy's. Left at 0,
 # X-Forwarded-For is ignored: a client could write anything there.

@@ -1,7 +1,12 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+# Staff sign in through the shop's login, so one rate limit (and later staff 2FA) covers every login;
+# the admin's own form would check passwords with no limit at all.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,5 +17,13 @@ urlpatterns = [
     path("", include("catalog.urls")),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SERVE_MEDIA:
+    # Staff-uploaded product images for the embedded run; a deployment serves MEDIA_ROOT from its web server.
+    media_prefix = settings.MEDIA_URL.strip("/")
+    urlpatterns += [re_path(rf"^{media_prefix}/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+
+# The shop's own error pages, in its language and layout; with DEBUG on, Django's technical pages.
+handler400 = "kamen.views.bad_request"
+handler403 = "kamen.views.permission_denied"
+handler404 = "kamen.views.page_not_found"
+handler500 = "kamen.views.server_error"

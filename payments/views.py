@@ -17,7 +17,7 @@ from accounts.services import get_or_create_wallet
 from . import services
 from .forms import TopUpForm
 from .models import Payment
-from .providers import available_providers, get_provider
+from .providers import available_providers, get_provider, sandbox
 from .providers.base import GatewayError, is_phone_browser
 from .purposes import get_purpose
 from .qr import qr_data_uri
@@ -89,7 +89,7 @@ def status(request: HttpRequest, trade_no: str) -> JsonResponse:
 
 
 def _sandbox_payment(request: HttpRequest, trade_no: str) -> Payment:
-    if not settings.SANDBOX_PAYMENTS_ENABLED:
+    if not sandbox.serves(request):
         raise Http404
     payment = get_payment_for_viewer(request, trade_no)
     if payment.provider != "sandbox":

@@ -3,6 +3,7 @@
 from io import StringIO
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
 from djmoney.money import Money
 
@@ -19,6 +20,7 @@ def snapshot() -> dict:
         "skus": list(Sku.objects.values_list("product__title", "name", "price", "delivery_kind").order_by("id")),
         "codes": list(CardCode.objects.values_list("sku_id", "fingerprint", "status").order_by("id")),
         "users": list(User.objects.values_list("email", "password", "is_superuser").order_by("id")),
+        "addresses": list(EmailAddress.objects.values_list("email", "verified", "primary").order_by("id")),
         "ledger": list(WalletEntry.objects.values_list("wallet__user__email", "amount", "reference").order_by("id")),
         "fields": list(BuyerField.objects.values_list("product__title", "label", "kind", "choices").order_by("id")),
     }

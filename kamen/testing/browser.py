@@ -39,3 +39,23 @@ def browser(monkeypatch):
         # Connections the test opened while the loop ran belong to its context, which the test
         # database teardown never sees: closed here, or PostgreSQL refuses to drop the database.
         connections.close_all()
+
+
+# Chromium reports each refusal on the console; the DOM event adds the directive and the source line.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => console.error(
+  `Content Security Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"} ` +
+  `at ${event.sourceFile}:${event.lineNumber}`));
+"""
+
+
+def record_csp_violations(page) -> list[str]:
+    """Start collecting the Content-Security-Policy violations Chromium reports on `page`; returns the list.
+
+    Call it before the first navigation. An empty list at the end means the page ran as the shop's
+    policy allows: no refused script, style, image, font, fetch or form target.
+    """
+    violations: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    page.add_init_script(_REPORT_VIOLATIONS)
+    return violations

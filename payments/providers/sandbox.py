@@ -2,7 +2,8 @@
 
 Its page plays the gateway's cashier. When the shopper pays there, the "gateway" sends a signed
 notification to /payments/sandbox/notify/ over HTTP from a background task, exactly as a real gateway
-calls back; the notification is verified like any other. Off in production.
+calls back; the notification is verified like any other. Off in production; outside it, unless
+SANDBOX_PAYMENTS_ENABLED is set, only for requests made on the machine that runs the shop.
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from kamen.http import is_loopback_request
 from kamen.money import parse_yuan
 
 from .base import (
@@ -49,6 +51,17 @@ def build_notification(payment, *, status: str = "SUCCESS") -> dict[str, str]:
     return params
 
 
+def serves(request: HttpRequest) -> bool:
+    """Whether this request may use the sandbox: its cashier, its pay action, its notifications.
+
+    Where the sandbox is on only because the shop runs on loopback, a request from any other
+    address (or through a proxy) is refused: nobody elsewhere gets codes without paying.
+    """
+    if not settings.SANDBOX_PAYMENTS_ENABLED:
+        return False
+    return not settings.SANDBOX_PAYMENTS_LOOPBACK_ONLY or is_loopback_request(request)
+
+
 class SandboxProvider(BasePaymentProvider):
     code = "sandbox"
     verbose_name = _("Sandbox payment (test)")
@@ -64,8 +77,8 @@ class SandboxProvider(BasePaymentProvider):
         return PaymentAction(kind="redirect", url=reverse("payments:sandbox", args=[payment.trade_no]))
 
     def parse_notification(self, request: HttpRequest) -> VerifiedNotification:
-        if not settings.SANDBOX_PAYMENTS_ENABLED:
-            raise NotificationRejected("sandbox payments are off")
+        if not serves(request):
+            raise NotificationRejected("sandbox payments are off for this address")
         key = settings.SANDBOX_SIGNING_KEY
         if not key:
             raise NotificationRejected("no signing key configured")

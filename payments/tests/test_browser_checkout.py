@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from kamen.testing import factories, fake_alipay, fake_wechat
-from kamen.testing.browser import ARTIFACTS, IPHONE_UA
+from kamen.testing.browser import ARTIFACTS, IPHONE_UA, record_csp_violations
 
 ALIPAY_QR = "https://qr.alipay.com/bax08432gw1eqkzfmlvs0052"
 WECHAT_QR = "weixin://wxpay/bizpayurl?pr=aIQrOYOzz"
@@ -24,7 +24,9 @@ pytestmark = [
 
 @pytest.fixture
 def page(browser):
-    return browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page.csp_violations = record_csp_violations(page)  # the QR code is a data: URI the policy must allow
+    return page
 
 
 @pytest.fixture
@@ -78,6 +80,7 @@ def test_a_guest_pays_with_alipay_and_the_page_moves_on_by_itself(
     )
     phone.add_cookies(page.context.cookies())
     phone_page = phone.new_page()
+    phone_violations = record_csp_violations(phone_page)
     phone_page.goto(page.url)
     assert_shows_the_qr_code(phone_page, brand="支付宝")
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
@@ -97,6 +100,7 @@ def test_a_guest_pays_with_alipay_and_the_page_moves_on_by_itself(
         "codes => codes.some(code => document.body.innerText.includes(code))", arg=secrets, timeout=15000
     )
     assert sum(code in page.inner_text("body") for code in secrets) == 1
+    assert page.csp_violations == [] and phone_violations == []
 
 
 def test_a_guest_sees_the_wechat_pay_qr_code(live_server, page, stocked_sku, wechat_gateway):
@@ -114,3 +118,4 @@ def test_a_guest_sees_the_wechat_pay_qr_code(live_server, page, stocked_sku, wec
     assert call.path == "/v3/pay/transactions/native"
     assert call.json["amount"] == {"total": 3000, "currency": "CNY"}
     assert call.json["notify_url"].endswith(fake_wechat.NOTIFY_URL)
+    assert page.csp_violations == []

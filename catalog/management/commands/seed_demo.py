@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import services as wallet_services
+from accounts import services as accounts_services
 from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import BuyerField, CardCode, Category, Product, Sku
@@ -338,12 +338,16 @@ class Command(BaseCommand):
         return added
 
     def _users(self) -> None:
-        if not User.objects.filter(email=ADMIN_LOGIN[0]).exists():
-            User.objects.create_superuser(ADMIN_LOGIN[0], ADMIN_LOGIN[1])
+        admin = User.objects.filter(email=ADMIN_LOGIN[0]).first()
+        if admin is None:
+            admin = User.objects.create_superuser(ADMIN_LOGIN[0], ADMIN_LOGIN[1])
         shopper = User.objects.filter(email=SHOPPER_LOGIN[0]).first()
         if shopper is None:
             shopper = User.objects.create_user(SHOPPER_LOGIN[0], SHOPPER_LOGIN[1])
+        # Sign-up confirms addresses by mail; the demo logins are confirmed here so they sign in at once.
+        for user in (admin, shopper):
+            accounts_services.confirm_email(user)
         # The reference makes the credit happen once, however often the command runs.
-        wallet_services.credit_wallet(
+        accounts_services.credit_wallet(
             shopper, SHOPPER_CREDIT, actor=None, note="演示账户余额", reference=CREDIT_REFERENCE
         )
