@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -35,18 +36,22 @@ def place(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            payment = services.place_order(
-                sku,
-                quantity=data["quantity"],
-                user=user,
-                contact_email=data.get("contact_email", ""),
-                lookup_password=data.get("lookup_password", ""),
-                payment_method=data["payment_method"],
-            )
+            # The shopper's access to the new order commits with the order: if the database goes
+            # away right after, the order is never one this browser cannot find again.
+            with transaction.atomic():
+                payment = services.place_order(
+                    sku,
+                    quantity=data["quantity"],
+                    user=user,
+                    contact_email=data.get("contact_email", ""),
+                    lookup_password=data.get("lookup_password", ""),
+                    payment_method=data["payment_method"],
+                )
+                selectors.grant_session_access(request, payment.order)
+                request.session.save()
         except services.CheckoutError as error:
             form.add_error(None, str(error))
         else:
-            selectors.grant_session_access(request, payment.order)
             return _start_payment(request, payment)
     from catalog.views import render_product
 
