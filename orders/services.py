@@ -233,7 +233,7 @@ def deliver_order(order_id: int) -> Order:
             status=CardCode.Status.SOLD, sold_at=timezone.now(), reserved_until=None
         )
         transition(order, Order.Status.DELIVERED)
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        _mail_when_committed(order)
     return order
 
 
@@ -246,7 +246,7 @@ def deliver_manually(order: Order, *, content: str, actor: User) -> Order:
         order.manual_delivery_encrypted = crypto.encrypt(content.strip())
         order.save(update_fields=["manual_delivery_encrypted"])
         transition(order, Order.Status.DELIVERED, actor=actor, event="delivered_manually")
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        _mail_when_committed(order)
     return order
 
 
@@ -265,7 +265,7 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
         order.abnormal_reason = ""
         order.save(update_fields=["abnormal_reason"])
         transition(order, Order.Status.DELIVERED, actor=actor, event="delivery_retried")
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        _mail_when_committed(order)
     return order
 
 
@@ -280,6 +280,81 @@ def _notify_delivered(order_id: int) -> None:
     from .tasks import send_delivery_email_task
 
     enqueue(send_delivery_email_task, order_id)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The delivery e-mail: exactly one per delivered order, however many tasks and sweeps try
+# ---------------------------------------------------------------------------------------------------
+# Audit rows tell the e-mail's story: due (in the delivering transaction), claimed (a worker is about
+# to send), failed (it could not; anyone may try again), sent. The latest of them decides.
+EMAIL_DUE, EMAIL_CLAIMED, EMAIL_FAILED, EMAIL_SENT = "email_due", "email_claimed", "email_failed", "email_sent"
+EMAIL_EVENTS = (EMAIL_CLAIMED, EMAIL_FAILED, EMAIL_SENT)
+
+
+def _mail_when_committed(order: Order) -> None:
+    """Record in the delivering transaction that the buyer is owed an e-mail, and send it after commit.
+
+    The record is what the sweeper looks for when the task never ran (broker down at commit, message
+    lost with its worker).
+    """
+    record_event(order, EMAIL_DUE)
+    transaction.on_commit(lambda: _notify_delivered(order.pk))
+
+
+def claim_delivery_email(order_id: int, *, now=None) -> Order | None:
+    """Take the right to send a delivered order's e-mail; None if it is sent or someone else is sending.
+
+    Commits the claim before anything is sent, so no row lock is held while the mail server is
+    talked to. A claim older than MAIL_CLAIM_STALE_AFTER belongs to a worker that died mid-send and
+    may be taken over (the one case in which a buyer could get the e-mail twice).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != Order.Status.DELIVERED:
+            return None
+        last = order.events.filter(type__in=EMAIL_EVENTS).order_by("-id").first()
+        if last is not None and last.type == EMAIL_SENT:
+            return None
+        if last is not None and last.type == EMAIL_CLAIMED and last.created_at > now - settings.MAIL_CLAIM_STALE_AFTER:
+            return None
+        record_event(order, EMAIL_CLAIMED)
+    return order
+
+
+def record_delivery_email(order_id: int, *, sent: bool, error: str = "") -> None:
+    """After a claimed send: record that it went out, or that it failed and may be tried again."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        if sent:
+            record_event(order, EMAIL_SENT)
+        else:
+            record_event(order, EMAIL_FAILED, error=error[:300])
+
+
+def sweep_unsent_delivery_emails(*, now=None, limit: int = 500) -> list[int]:
+    """Enqueue the e-mail of delivered orders still owed one: its task was lost or gave up.
+
+    Looks at orders paid within MAIL_SWEEP_WITHIN and delivered at least MAIL_SWEEP_AFTER ago; the
+    task's claim makes sure each buyer still gets exactly one.
+    """
+    now = now or timezone.now()
+    owed = (
+        Order.objects.filter(
+            status=Order.Status.DELIVERED,
+            paid_at__gte=now - settings.MAIL_SWEEP_WITHIN,
+            delivered_at__lte=now - settings.MAIL_SWEEP_AFTER,
+            events__type=EMAIL_DUE,
+        )
+        .exclude(events__type=EMAIL_SENT)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()[:limit]
+    )
+    owed = list(owed)
+    for order_id in owed:
+        _notify_delivered(order_id)
+    return owed
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kamen.tasks import enqueue
 from orders.models import Order
 
 from . import services
 from .models import Payment
-from .providers import get_provider
+from .providers import get_provider, sandbox
 from .providers.base import GatewayError, is_phone_browser
 from .qr import qr_data_uri
 from .selectors import get_payment_for_viewer
@@ -95,7 +96,8 @@ def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
     payment = get_payment_for_viewer(request, trade_no)
     if payment.provider != "sandbox":
         raise Http404
-    return render(request, "payments/sandbox.html", {"payment": payment, "order": payment.order})
+    context = {"payment": payment, "order": payment.order, "expired": payment.expires_at <= timezone.now()}
+    return render(request, "payments/sandbox.html", context)
 
 
 @require_POST
@@ -107,8 +109,15 @@ def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
     if payment.provider != "sandbox":
         raise Http404
     if payment.state == Payment.State.PENDING:
+        try:
+            trade = sandbox.take_payment(payment)
+        except sandbox.CashierRefused as refused:
+            messages.error(request, str(refused))
+            return redirect("payments:sandbox", payment.trade_no)
         notify_url = settings.SANDBOX_NOTIFY_URL or settings.SITE_URL + reverse("payments:notify", args=["sandbox"])
-        send_sandbox_notification_task.delay(payment.pk, notify_url)
+        # The money is taken: a broker outage delays the notification (reconciliation finds the
+        # payment by querying the sandbox), it never turns this page into an error.
+        enqueue(send_sandbox_notification_task, trade.trade_no, notify_url)
         payment.refresh_from_db(fields=["state"])
         if payment.state != Payment.State.CONFIRMED:  # the gateway has not called back yet
             if payment.is_topup:
