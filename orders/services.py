@@ -339,9 +339,10 @@ def sweep_unsent_delivery_emails(*, now=None, limit: int = 500) -> list[int]:
     task's claim makes sure each buyer still gets exactly one.
     """
     now = now or timezone.now()
-    owed = (
+    owed = list(
         Order.objects.filter(
             status=Order.Status.DELIVERED,
+            # paid_at bounds the scan through the (status, paid_at) index; delivery follows payment.
             paid_at__gte=now - settings.MAIL_SWEEP_WITHIN,
             delivered_at__lte=now - settings.MAIL_SWEEP_AFTER,
             events__type=EMAIL_DUE,
@@ -351,7 +352,6 @@ def sweep_unsent_delivery_emails(*, now=None, limit: int = 500) -> list[int]:
         .values_list("pk", flat=True)
         .distinct()[:limit]
     )
-    owed = list(owed)
     for order_id in owed:
         _notify_delivered(order_id)
     return owed
