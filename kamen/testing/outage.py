@@ -174,12 +174,12 @@ class RedisServer:
 def celery_command(kind: str, *, concurrency: int = 2, state: Path | None = None) -> list[str]:
     """The worker or beat command line the deployment runs (deploy/systemd/kamen-*.service).
 
-    Beat keeps its schedule in a file under `state` (a temporary folder by default).
+    Beat keeps its schedule in a file under `state` (the temporary folder by default).
     """
     celery = [sys.executable, "-m", "celery", "-A", "kamen"]
     if kind == "worker":
         return [*celery, "worker", "-Q", "delivery,default,mail", "-c", str(concurrency), "-l", "info"]
-    schedule = (state or Path(tempfile.mkdtemp(prefix="kamen-beat-"))) / "celerybeat-schedule"
+    schedule = (state or Path(tempfile.gettempdir())) / f"kamen-celerybeat-schedule-{os.getpid()}"
     return [*celery, "beat", "-l", "info", "-s", str(schedule)]
 
 
