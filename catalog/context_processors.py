@@ -1,6 +1,4 @@
-from django.core.cache import cache
-
-from .cache import FRAGMENT_SECONDS, fragment_key
+from .cache import cached_fragment
 from .selectors import category_tree
 
 
@@ -8,10 +6,9 @@ def navigation(request) -> dict:
     """Top categories for the header; cached briefly so every page pays one cache hit, not queries."""
     if request.path.startswith("/admin/"):
         return {}
-    key = fragment_key("nav")
-    tree = cache.get(key)
-    if tree is None:
-        tree = [
+
+    def tree() -> list[dict]:
+        return [
             {
                 "name": c.name,
                 "url": c.get_absolute_url(),
@@ -19,5 +16,5 @@ def navigation(request) -> dict:
             }
             for c in category_tree()
         ]
-        cache.set(key, tree, FRAGMENT_SECONDS)
-    return {"nav_categories": tree}
+
+    return {"nav_categories": cached_fragment(("nav",), tree)}

@@ -1,7 +1,6 @@
 import hashlib
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -10,30 +9,28 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from . import selectors
-from .cache import FRAGMENT_SECONDS, fragment_key
+from .cache import cached_fragment
 
 PAGE_SIZE = 20
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    key = fragment_key("home")
-    shelves = cache.get(key)
-    if shelves is None:
+    def shelves() -> str:
         context = {
             "hot_products": selectors.hot_products(),
             "latest": selectors.with_figures(list(selectors.listing()[:12])),
         }
-        shelves = render_to_string("catalog/_home_shelves.html", context, request=request)
-        cache.set(key, shelves, FRAGMENT_SECONDS)
-    return render(request, "catalog/home.html", {"shelves": mark_safe(shelves)})  # noqa: S308 - our own render
+        return render_to_string("catalog/_home_shelves.html", context, request=request)
+
+    html = cached_fragment(("home",), shelves)
+    return render(request, "catalog/home.html", {"shelves": mark_safe(html)})  # noqa: S308 - our own render
 
 
 def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
     """The product grid and pager of one list page, rendered once per stock generation."""
     page_number = request.GET.get("page", "1")[:6]
-    key = fragment_key("listing", scope, page_number)
-    results = cache.get(key)
-    if results is None:
+
+    def grid() -> dict:
         page = Paginator(products(), PAGE_SIZE).get_page(page_number)
         context = {
             "page": page,
@@ -42,8 +39,9 @@ def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: s
             "query": query,
         }
         html = render_to_string("catalog/_listing_results.html", context, request=request)
-        results = {"count": page.paginator.count, "html": html}
-        cache.set(key, results, FRAGMENT_SECONDS)
+        return {"count": page.paginator.count, "html": html}
+
+    results = cached_fragment(("listing", scope, page_number), grid)
     return {"count": results["count"], "results": mark_safe(results["html"])}  # noqa: S308 - our own render
 
 

@@ -119,7 +119,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "kamen.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,14 +157,35 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database fails a request in seconds instead of holding its thread indefinitely.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 else:
     # SQLite: wait for a writer instead of failing at once, and take the write lock up front.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
+
+
+def redis_cache(url: str) -> dict:
+    """The cache on Redis at `url`.
+
+    Pages render without Redis: while it is unreachable each process uses its own memory instead
+    (kamen/cache.py), and short socket timeouts keep a vanished server from stalling a page.
+    """
+    return {
+        "default": {
+            "BACKEND": "kamen.cache.OutageTolerantRedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
+
+
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = redis_cache(REDIS_URL)
 else:
     # The embedded run is one process, so a process-local cache is the shared cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -251,6 +272,8 @@ EMAIL_BACKEND = env(
 )
 if env("EMAIL_URL", default=""):
     vars().update(env.email("EMAIL_URL"))
+# Where django.core.mail.backends.filebased.EmailBackend writes (benchmarks and tests count e-mails there).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-mail"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="kamen <noreply@kamen.local>")
 
 
@@ -277,6 +300,11 @@ CARD_CODE_FINGERPRINT_KEY = _secret("CARD_CODE_FINGERPRINT_KEY")
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 # Paid orders still undelivered after this long are re-enqueued by the sweeper.
 DELIVERY_SWEEP_AFTER = timedelta(seconds=env.int("DELIVERY_SWEEP_AFTER_SECONDS", default=60))
+# Delivered orders whose e-mail was not sent this long after delivery are mailed by the sweeper, up to
+# MAIL_SWEEP_WITHIN after payment. A send claimed this long ago and never finished is taken over.
+MAIL_SWEEP_AFTER = timedelta(seconds=env.int("MAIL_SWEEP_AFTER_SECONDS", default=120))
+MAIL_SWEEP_WITHIN = timedelta(hours=env.int("MAIL_SWEEP_WITHIN_HOURS", default=48))
+MAIL_CLAIM_STALE_AFTER = timedelta(seconds=env.int("MAIL_CLAIM_STALE_AFTER_SECONDS", default=600))
 ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
 # Guest lookup passwords: Argon2id at a lighter cost than account passwords (see the class).
 LOOKUP_PASSWORD_HASHER = "orders.services.checkout.LookupPasswordHasher"
@@ -353,6 +381,11 @@ TOPUP_MAX = Decimal(env("TOPUP_MAX", default="5000.00"))
 # ---------------------------------------------------------------------------------------------------
 # Celery
 # ---------------------------------------------------------------------------------------------------
+# One retry policy for every task (kamen.tasks.OutageTolerantTask): exponential back-off with jitter.
+TASK_RETRY_BACKOFF_SECONDS = env.int("TASK_RETRY_BACKOFF_SECONDS", default=2)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.int("TASK_RETRY_BACKOFF_MAX_SECONDS", default=300)
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=12)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -367,14 +400,34 @@ CELERY_TASK_ROUTES = {
     "orders.tasks.deliver_order_task": {"queue": "delivery"},
     "orders.tasks.send_*": {"queue": "mail"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+# A broker outage is waited out: workers reconnect for as long as it lasts, also at start-up, and
+# tasks running when the connection dropped are handed back to be run again (they are idempotent).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Publishing from a web request tries for about a second, then the request goes on without it
+# (kamen.tasks.enqueue) and the sweepers send it later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
+SWEEP_EVERY = float(env.int("SWEEP_EVERY_SECONDS", default=30))
+RECONCILE_EVERY = float(env.int("RECONCILE_EVERY_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
-    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": 30.0},
-    "sweep-undelivered-orders": {"task": "orders.tasks.sweep_undelivered_orders_task", "schedule": 30.0},
-    "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": 60.0},
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": SWEEP_EVERY},
+    "sweep-undelivered-orders": {"task": "orders.tasks.sweep_undelivered_orders_task", "schedule": SWEEP_EVERY},
+    "sweep-unsent-emails": {"task": "orders.tasks.sweep_unsent_delivery_emails_task", "schedule": SWEEP_EVERY},
+    "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": RECONCILE_EVERY},
     "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
 }
+# /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer
+# records one every HEALTH_HEARTBEAT_SECONDS, beat whenever it publishes.
+HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=10.0)
+HEALTH_WORKER_STALE = timedelta(seconds=env.int("HEALTH_WORKER_STALE_SECONDS", default=60))
+HEALTH_BEAT_STALE = timedelta(seconds=env.int("HEALTH_BEAT_STALE_SECONDS", default=int(max(120, 3 * SWEEP_EVERY))))
 
 # ---------------------------------------------------------------------------------------------------
 # Security
@@ -406,6 +459,12 @@ CONTENT_SECURITY_POLICY = {
 }
 RATELIMIT_VIEW = "kamen.views.rate_limited"
 CSRF_FAILURE_VIEW = "kamen.views.csrf_failure"
+# Rate limits (order lookup here, login and sign-up in allauth) count in the cache. While Redis is
+# unreachable they neither fail open nor closed: each process counts in its own memory
+# (kamen/cache.py), so a limit still holds per gunicorn process. Failing open would make an outage a
+# free window for guessing passwords; failing closed would lock every shopper out of login and
+# order lookup for as long as it lasts.
+RATELIMIT_FAIL_OPEN = False
 # Behind nginx (or any reverse proxy) set TRUSTED_PROXY_COUNT to the number of proxies in front of
 # gunicorn, so rate limits and WeChat H5 see the shopper's address and not the proxy's. Left at 0,
 # X-Forwarded-For is ignored: a client could write anything there.

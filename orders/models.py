@@ -148,6 +148,11 @@ class OrderEvent(models.Model):
         REFUND_FAILED = "refund_failed", _("Refund failed at the gateway")
         REFUNDED = "refunded", _("Refunded")
         CANCELLED_REFUNDED = "cancelled_refunded", _("Closed by a full refund")
+        # The delivery e-mail's own story (orders.services.mail): exactly one per delivered order.
+        EMAIL_DUE = "email_due", _("Delivery e-mail due")
+        EMAIL_CLAIMED = "email_claimed", _("Delivery e-mail being sent")
+        EMAIL_FAILED = "email_failed", _("Delivery e-mail failed, to be sent again")
+        EMAIL_SENT = "email_sent", _("Delivery e-mail sent")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)

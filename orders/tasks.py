@@ -1,4 +1,7 @@
-"""Thin tasks: load by id, call a service. Routed to queues in settings.CELERY_TASK_ROUTES."""
+"""Thin tasks: load by id, call a service. Routed to queues in settings.CELERY_TASK_ROUTES.
+
+All of them retry outages under the shared policy of kamen.tasks.OutageTolerantTask.
+"""
 
 from celery import shared_task
 from django.conf import settings
@@ -6,35 +9,59 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
+
 from . import services
 from .models import Order
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=10, acks_late=True)
-def deliver_order_task(self, order_id: int) -> str:
+@shared_task(base=OutageTolerantTask)
+def deliver_order_task(order_id: int) -> str:
     return services.deliver_order(order_id).status
 
 
-@shared_task
+@shared_task(base=OutageTolerantTask)
 def expire_unpaid_orders_task() -> int:
     return services.expire_unpaid_orders()
 
 
-@shared_task
+@shared_task(base=OutageTolerantTask)
 def sweep_undelivered_orders_task() -> int:
     return len(services.sweep_undelivered_orders())
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=60, acks_late=True)
-def send_delivery_email_task(self, order_id: int) -> None:
-    """Tell the buyer the codes are ready, with a link to the order (never the codes themselves)."""
-    order = Order.objects.get(pk=order_id)
+@shared_task(base=OutageTolerantTask)
+def sweep_unsent_delivery_emails_task() -> int:
+    return len(services.sweep_unsent_delivery_emails())
+
+
+@shared_task(base=OutageTolerantTask, bind=True)
+def send_delivery_email_task(self, order_id: int, sent: bool = False) -> bool:
+    """Tell the buyer the codes are ready, with a link to the order (never the codes themselves).
+
+    Exactly one e-mail per order: the send is claimed first, and once the mail server has taken it,
+    only its record is retried (`sent=True`), never the send. Returns whether this run sent it.
+    """
+    if not sent:
+        order = services.claim_delivery_email(order_id)
+        if order is None:
+            return False
+        try:
+            _send(order)
+        except BaseException as error:
+            services.record_delivery_email(order_id, sent=False, error=repr(error))
+            raise
+    try:
+        services.record_delivery_email(order_id, sent=True)
+    except TRANSIENT_ERRORS as error:
+        raise self.retry_later(exc=error, kwargs={"order_id": order_id, "sent": True}) from error
+    return not sent
+
+
+def _send(order: Order) -> None:
     link = settings.SITE_URL + order.get_secret_url()
     with translation.override(settings.LANGUAGE_CODE):
         context = {"order": order, "link": link}
         subject = render_to_string("orders/email/delivered_subject.txt", context).strip()
         body = render_to_string("orders/email/delivered.txt", context)
-    try:
-        send_mail(subject, body, None, [order.contact_email])
-    except OSError as error:
-        raise self.retry(exc=error) from error
+    send_mail(subject, body, None, [order.contact_email])

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -75,19 +76,23 @@ def place(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            placed = services.place_order(
-                sku,
-                quantity=data["quantity"],
-                user=user,
-                contact_email=data.get("contact_email", ""),
-                lookup_password=data.get("lookup_password", ""),
-                payment_method=data["payment_method"],
-                buyer_input=form.buyer_input(),
-            )
+            # The shopper's access to the new order commits with the order: if the database goes
+            # away right after, the order is never one this browser cannot find again.
+            with transaction.atomic():
+                placed = services.place_order(
+                    sku,
+                    quantity=data["quantity"],
+                    user=user,
+                    contact_email=data.get("contact_email", ""),
+                    lookup_password=data.get("lookup_password", ""),
+                    payment_method=data["payment_method"],
+                    buyer_input=form.buyer_input(),
+                )
+                selectors.grant_session_access(request, placed.order)
+                request.session.save()
         except services.CheckoutError as error:
             form.add_error(None, str(error))
         else:
-            selectors.grant_session_access(request, placed.order)
             return _start_payment(request, placed)
     return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
 

@@ -222,3 +222,32 @@ class PaymentNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.result} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SandboxTrade(models.Model):
+    """The sandbox gateway's own books: what a shopper paid at its cashier, or that a trade was closed.
+
+    It plays the records a real gateway keeps on its side. The sandbox's `query` reads these rows and
+    never our Payment, so a lost notification is found the way it is found for Alipay and WeChat Pay.
+    """
+
+    class State(models.TextChoices):
+        PAID = "paid", _("Paid")
+        CLOSED = "closed", _("Closed")
+
+    trade_no = models.CharField(_("merchant trade number"), max_length=40, unique=True)
+    gateway_trade_no = models.CharField(_("gateway trade number"), max_length=64, unique=True)
+    amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
+    state = models.CharField(_("state"), max_length=8, choices=State.choices)
+    # The merchant's deadline as the gateway was told it (Alipay time_expire, WeChat Pay time_expire).
+    expires_at = models.DateTimeField(_("pay before"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sandbox gateway trade")
+        verbose_name_plural = _("sandbox gateway trades")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.trade_no} {self.state}"

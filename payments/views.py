@@ -7,12 +7,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.models import WalletEntry
 from accounts.services import get_or_create_wallet
+from kamen.tasks import enqueue
 
 from . import services
 from .forms import TopUpForm
@@ -100,7 +102,8 @@ def _sandbox_payment(request: HttpRequest, trade_no: str) -> Payment:
 def sandbox_cashier(request: HttpRequest, trade_no: str) -> HttpResponse:
     """The sandbox gateway's cashier page (模拟支付)."""
     payment = _sandbox_payment(request, trade_no)
-    return render(request, "payments/sandbox.html", _payment_context(payment, request))
+    context = {**_payment_context(payment, request), "expired": payment.expires_at <= timezone.now()}
+    return render(request, "payments/sandbox.html", context)
 
 
 @require_POST
@@ -108,8 +111,15 @@ def sandbox_pay(request: HttpRequest, trade_no: str) -> HttpResponse:
     """The shopper pays at the sandbox gateway; the gateway then calls our notify URL itself."""
     payment = _sandbox_payment(request, trade_no)
     if payment.state == Payment.State.PENDING:
+        try:
+            trade = sandbox.take_payment(payment)
+        except sandbox.CashierRefused as refused:
+            messages.error(request, str(refused))
+            return redirect("payments:sandbox", payment.trade_no)
         notify_url = settings.SANDBOX_NOTIFY_URL or settings.SITE_URL + reverse("payments:notify", args=["sandbox"])
-        send_sandbox_notification_task.delay(payment.pk, notify_url)
+        # The money is taken: a broker outage delays the notification (reconciliation finds the
+        # payment by querying the sandbox), it never turns this page into an error.
+        enqueue(send_sandbox_notification_task, trade.trade_no, notify_url)
         payment.refresh_from_db(fields=["state"])
         if payment.state != Payment.State.CONFIRMED:  # the gateway has not called back yet
             if payment.is_topup:

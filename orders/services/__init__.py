@@ -5,6 +5,7 @@ Every move of an order goes through `transition`, inside a transaction, with an 
 
 from .checkout import LookupPasswordHasher, PlacedOrder, cancel_order, place_order
 from .delivery import deliver_manually, deliver_order, enqueue_delivery, fail_delivery, mark_paid, retry_delivery
+from .mail import claim_delivery_email, record_delivery_email, sweep_unsent_delivery_emails
 from .refunds import (
     approve_refund,
     create_refund,
@@ -25,6 +26,7 @@ __all__ = [
     "PlacedOrder",
     "approve_refund",
     "cancel_order",
+    "claim_delivery_email",
     "create_refund",
     "decline_refund",
     "deliver_manually",
@@ -34,6 +36,7 @@ __all__ = [
     "fail_delivery",
     "mark_paid",
     "place_order",
+    "record_delivery_email",
     "record_event",
     "record_refund",
     "refund_refusal",
@@ -43,5 +46,6 @@ __all__ = [
     "retry_delivery",
     "retry_refund",
     "sweep_undelivered_orders",
+    "sweep_unsent_delivery_emails",
     "transition",
 ]

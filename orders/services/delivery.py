@@ -13,6 +13,7 @@ from kamen.tasks import enqueue
 
 from ..locks import lock_order
 from ..models import IllegalTransition, Order, OrderEvent
+from .mail import mail_when_committed
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
 
@@ -58,7 +59,7 @@ def deliver_order(order_id: int) -> Order:
             return fail_delivery(order, _("Not enough codes in stock to complete the order."))
         _sell_held_codes(order)
         transition(order, Order.Status.DELIVERED, event=E.DELIVERED)
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        mail_when_committed(order)
     return order
 
 
@@ -71,7 +72,7 @@ def deliver_manually(order: Order, *, content: str, actor: User) -> Order:
         order.manual_delivery_encrypted = crypto.encrypt(content.strip())
         order.save(update_fields=["manual_delivery_encrypted"])
         transition(order, Order.Status.DELIVERED, event=E.DELIVERED_MANUALLY, actor=actor)
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        mail_when_committed(order)
     return order
 
 
@@ -88,7 +89,7 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
         order.abnormal_reason = ""
         order.save(update_fields=["abnormal_reason"])
         transition(order, Order.Status.DELIVERED, event=E.DELIVERY_RETRIED, actor=actor)
-        transaction.on_commit(lambda: _notify_delivered(order.pk))
+        mail_when_committed(order)
     return order
 
 
@@ -104,9 +105,3 @@ def fail_delivery(order: Order, reason: str) -> Order:
     order.save(update_fields=["abnormal_reason"])
     logger.warning("order %s needs staff: %s", order.number, reason)
     return transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
-
-
-def _notify_delivered(order_id: int) -> None:
-    from ..tasks import send_delivery_email_task
-
-    enqueue(send_delivery_email_task, order_id)

@@ -66,7 +66,14 @@ def test_paying_delivers_the_reserved_codes_once(sku, mailoutbox, pay):
     assert order.status == Order.Status.DELIVERED
     assert not again.newly_confirmed
     assert CardCode.objects.filter(order=order, status=CardCode.Status.SOLD).count() == 2
-    assert list(order.events.values_list("type", flat=True)) == ["placed", "paid", "delivered"]
+    assert list(order.events.values_list("type", flat=True)) == [
+        "placed",
+        "paid",
+        "delivered",
+        "email_due",
+        "email_claimed",
+        "email_sent",
+    ]
     assert len(mailoutbox) == 1 and order.number in mailoutbox[0].body
     assert "CODE-" not in mailoutbox[0].body
 

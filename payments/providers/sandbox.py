@@ -1,8 +1,11 @@
 """模拟支付: a local gateway for development and tests.
 
-Its page plays the gateway's cashier. When the shopper pays there, the "gateway" sends a signed
-notification to /payments/sandbox/notify/ over HTTP from a background task, exactly as a real gateway
-calls back; the notification is verified like any other. Off in production; outside it, unless
+Its page plays the gateway's cashier. When the shopper pays there, the "gateway" records the payment
+in its own books (SandboxTrade) and sends a signed notification to /payments/sandbox/notify/ over
+HTTP from a background task, exactly as a real gateway calls back; the notification is verified like
+any other. Like a real gateway it refuses payment after the deadline it was given (time_expire),
+answers `query` from its own books, so a notification that never arrived is found by the
+reconciliation job, and `close`s trades. Off in production; outside it, unless
 SANDBOX_PAYMENTS_ENABLED is set, only for requests made on the machine that runs the shop.
 """
 
@@ -10,10 +13,12 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,10 +27,13 @@ from kamen.money import parse_yuan
 
 from .base import (
     BasePaymentProvider,
+    GatewayError,
     NotificationRejected,
     PaymentAction,
     RefundOutcome,
     RefundResult,
+    TradeState,
+    TradeStatus,
     VerifiedNotification,
 )
 
@@ -38,11 +46,11 @@ def sign(params: dict[str, str], key: str) -> str:
 
 
 def build_notification(payment, *, status: str = "SUCCESS") -> dict[str, str]:
-    """The form body the sandbox gateway posts for `payment`, signed with the sandbox key."""
+    """The form body the sandbox gateway posts for `payment` (or its SandboxTrade), signed with the sandbox key."""
     params = {
         "trade_no": payment.trade_no,
         "total_amount": f"{payment.amount.amount:.2f}",
-        "gateway_trade_no": f"SBX{payment.pk}{secrets.token_hex(6).upper()}",
+        "gateway_trade_no": getattr(payment, "gateway_trade_no", "") or _new_gateway_trade_no(),
         "trade_status": status,
         "timestamp": str(int(time.time())),
         "notify_id": secrets.token_hex(16),
@@ -62,10 +70,68 @@ def serves(request: HttpRequest) -> bool:
     return not settings.SANDBOX_PAYMENTS_LOOPBACK_ONLY or is_loopback_request(request)
 
 
+def _new_gateway_trade_no() -> str:
+    return f"SBX{secrets.token_hex(10).upper()}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The gateway's side
+# ---------------------------------------------------------------------------------------------------
+class CashierRefused(Exception):
+    """The sandbox cashier will not take this payment; the message is for the shopper. Nothing was charged."""
+
+
+def take_payment(payment, *, now: datetime | None = None):
+    """The shopper pays `payment` at the sandbox cashier; returns the gateway's record of it.
+
+    Paying twice charges once (the same SandboxTrade comes back). Refused with CashierRefused after
+    the payment's deadline or once the trade was closed, as real gateways refuse after time_expire.
+    """
+    from payments.models import SandboxTrade
+
+    now = now or timezone.now()
+    trade = SandboxTrade.objects.filter(trade_no=payment.trade_no).first()
+    if trade is None:
+        if now >= payment.expires_at:
+            raise CashierRefused(gettext("The time to pay for this order is over. Nothing was charged."))
+        trade, _created = SandboxTrade.objects.get_or_create(
+            trade_no=payment.trade_no,
+            defaults={
+                "gateway_trade_no": _new_gateway_trade_no(),
+                "amount": payment.amount,
+                "state": SandboxTrade.State.PAID,
+                "expires_at": payment.expires_at,
+                "paid_at": now,
+            },
+        )
+    if trade.state != SandboxTrade.State.PAID:
+        raise CashierRefused(gettext("This trade was closed and can no longer be paid. Nothing was charged."))
+    return trade
+
+
+def close_trade(payment, *, now: datetime | None = None) -> None:
+    """Close the trade on the gateway's side; raises GatewayError if it was paid meanwhile."""
+    from payments.models import SandboxTrade
+
+    trade, _created = SandboxTrade.objects.get_or_create(
+        trade_no=payment.trade_no,
+        defaults={
+            "gateway_trade_no": _new_gateway_trade_no(),
+            "amount": payment.amount,
+            "state": SandboxTrade.State.CLOSED,
+            "expires_at": payment.expires_at,
+            "closed_at": now or timezone.now(),
+        },
+    )
+    if trade.state == SandboxTrade.State.PAID:
+        raise GatewayError(f"sandbox trade {payment.trade_no} is paid; it cannot be closed")
+
+
 class SandboxProvider(BasePaymentProvider):
     code = "sandbox"
     verbose_name = _("Sandbox payment (test)")
     resumable = True
+    reconciles = True
 
     def status_lines(self) -> list[str]:
         return [gettext("test gateway: no real money moves; always off in production")]
@@ -105,6 +171,20 @@ class SandboxProvider(BasePaymentProvider):
         return VerifiedNotification(
             trade_no=params["trade_no"], amount=amount, gateway_trade_no=params["gateway_trade_no"]
         )
+
+    def query(self, payment) -> TradeStatus:
+        """What the sandbox gateway's books say about `payment`: paid, closed, or not paid yet."""
+        from payments.models import SandboxTrade
+
+        trade = SandboxTrade.objects.filter(trade_no=payment.trade_no).first()
+        if trade is None:
+            return TradeStatus(TradeState.WAITING)
+        if trade.state == SandboxTrade.State.PAID:
+            return TradeStatus(TradeState.PAID, amount=trade.amount.amount, gateway_trade_no=trade.gateway_trade_no)
+        return TradeStatus(TradeState.CLOSED)
+
+    def close(self, payment) -> None:
+        close_trade(payment)
 
     def refund(self, refund) -> RefundResult:
         """The test gateway refunds at once; the refund number stands in for its refund id."""

@@ -141,8 +141,8 @@ def test_the_job_stops_asking_a_while_after_the_payment_expired(pending, scripte
     assert services.reconcile_pending_payments(now=too_late).outcomes == {}
 
 
-def test_providers_without_a_gateway_to_ask_are_never_queried(sku, scripted_gateway):
-    payment = factories.place_order(sku, quantity=1).payment
+def test_providers_without_a_gateway_to_ask_are_never_queried(sku, scripted_gateway, shopper):
+    payment = factories.place_order(sku, "balance", quantity=1, user=shopper).payment  # the wallet has no gateway
 
     assert services.reconcile_pending_payments(now=minutes(3)).outcomes == {}
     assert scripted_gateway.calls == []

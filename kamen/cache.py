@@ -1,0 +1,110 @@
+"""A Redis cache that pages can live without.
+
+Every page reads the cache (navigation, catalog fragments, rate limits), so a Redis outage must not
+turn into 500s. `OutageTolerantRedisCache` answers from a process-local memory cache while Redis is
+unreachable: reads miss or see what this process stored meanwhile, writes land locally, counters
+count locally. After a failure Redis is left alone for RETRY_SECONDS, so a dead server costs one
+refused connection per process every few seconds rather than one per cache call.
+
+Rate limits therefore hold per process during an outage (see the settings' RATELIMIT comment), and
+`shared_cache_available()` tells callers whose data must be the same in every process (catalog
+fragments keyed by the stock generation) to skip caching until Redis is back.
+"""
+
+import logging
+import threading
+import time
+
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("kamen")
+
+RETRY_SECONDS = 2.0
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+# Django makes one backend object per thread; whether Redis is down is a fact for the whole process.
+_down_until: dict[str, float] = {}
+_lock = threading.Lock()
+
+OPERATIONS = (
+    "add",
+    "get",
+    "set",
+    "touch",
+    "delete",
+    "get_many",
+    "has_key",
+    "incr",
+    "set_many",
+    "delete_many",
+    "clear",
+)
+
+
+class OutageTolerantRedisCache(RedisCache):
+    """Django's RedisCache, falling back to process memory while Redis cannot be reached."""
+
+    def __init__(self, server: str, params: dict) -> None:
+        super().__init__(server, params)
+        self._where = server
+        self.fallback = LocMemCache(
+            f"kamen-fallback:{server}", {"TIMEOUT": params.get("TIMEOUT", 300), "OPTIONS": {"MAX_ENTRIES": 5000}}
+        )
+
+    @property
+    def available(self) -> bool:
+        """Whether Redis answered the last time it was asked (or the quiet period after a failure is over)."""
+        return time.monotonic() >= _down_until.get(self._where, 0.0)
+
+    def ping(self) -> bool:
+        """Ask Redis itself, never the fallback: for the health check."""
+        try:
+            return bool(self._cache.get_client(write=True).ping())
+        except UNREACHABLE:
+            return False
+
+    def _failed(self, error: BaseException) -> None:
+        with _lock:
+            first = self._where not in _down_until
+            _down_until[self._where] = time.monotonic() + RETRY_SECONDS
+        if first:
+            logger.warning("cache unreachable (%s); serving from process memory until it is back", error)
+
+    def _recovered(self) -> None:
+        if self._where in _down_until:
+            with _lock:
+                if _down_until.pop(self._where, None) is not None:
+                    logger.warning("cache reachable again")
+
+
+def _tolerant(name: str):
+    shared = getattr(RedisCache, name)
+
+    def operation(self: OutageTolerantRedisCache, *args, **kwargs):
+        if self.available:
+            try:
+                result = shared(self, *args, **kwargs)
+            except UNREACHABLE as error:
+                self._failed(error)
+            else:
+                self._recovered()
+                return result
+        return getattr(self.fallback, name)(*args, **kwargs)
+
+    operation.__name__ = name
+    operation.__doc__ = shared.__doc__
+    return operation
+
+
+for _name in OPERATIONS:
+    setattr(OutageTolerantRedisCache, _name, _tolerant(_name))
+
+
+def shared_cache_available() -> bool:
+    """False while the default cache is a Redis that cannot be reached (its fallback is per process)."""
+    backend = caches["default"]
+    return not isinstance(backend, OutageTolerantRedisCache) or backend.available
