@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from djmoney.money import Money
 
-from kamen.admin import ReadOnlyAdmin
+from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin
 from kamen.money import CURRENCY
 from kamen.templatetags.money import yuan
 
@@ -58,7 +58,7 @@ class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     fieldsets = (

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kamen.admin import ReadOnlyAdmin, ReadOnlyInline
+from kamen.admin import ReadOnlyAdmin, ReadOnlyInline, ShopAdmin
 from kamen.templatetags.money import yuan
 from payments.models import Payment, Refund
 
@@ -101,7 +101,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StaffQueueOrder)
-class StaffQueueOrderAdmin(admin.ModelAdmin):
+class StaffQueueOrderAdmin(ShopAdmin):
     """Orders waiting for a person. Change permission on the queue lets staff deliver or retry."""
 
     QUEUE = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)

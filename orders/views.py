@@ -11,6 +11,7 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts.services import InsufficientBalance
 from catalog import selectors as catalog_selectors
+from kamen.parsing import parse_id
 from payments import services as payment_services
 from payments.models import Payment, Refund
 from payments.providers import available_providers, get_provider
@@ -30,8 +31,7 @@ def place(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     providers = available_providers(user=user)
     form = CheckoutForm(request.POST, user=user, providers=providers)
-    sku_id = request.POST.get("sku", "")
-    sku = catalog_selectors.get_buyable_sku(int(sku_id) if sku_id.isdigit() and len(sku_id) < 12 else 0)
+    sku = catalog_selectors.get_buyable_sku(parse_id(request.POST.get("sku")) or 0)
     if form.is_valid():
         data = form.cleaned_data
         try:

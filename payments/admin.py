@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from djmoney.money import Money
 
-from kamen.admin import ReadOnlyAdmin
+from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.templatetags.money import yuan
 from orders.models import Order
 
@@ -112,7 +112,7 @@ REFUND_FIELDS = (
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ShopAdmin):
     """Refunds, read-only as records. Add permission lets staff refund an order; change permission
     lets them approve, decline or re-send."""
 

@@ -10,10 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from kamen.middleware import takes_raw_body
 from orders.models import Order
 
 from . import services
 from .models import Payment
+from .notification_limits import is_oversized
 from .providers import get_provider
 from .providers.base import GatewayError, is_phone_browser
 from .qr import qr_data_uri
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 @csrf_exempt
+@takes_raw_body  # the service judges and records the body itself, in the gateway's terms
 @require_POST
 def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
     """Gateway → us. Answered in the gateway's own words; only a verified notification changes anything."""
@@ -32,7 +35,12 @@ def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
         raise Http404
     record = services.handle_notification(provider, request)
     accepted = record.result in (record.Result.CONFIRMED, record.Result.DUPLICATE, record.Result.REFUND)
-    return provider.notification_response(accepted=accepted, message=record.message)
+    response = provider.notification_response(accepted=accepted, message=record.message)
+    if not accepted and is_oversized(request):
+        response.status_code = 413
+    elif not accepted and record.pk is None:  # a rejection from a source over its limit, not stored
+        response.status_code = 429
+    return response
 
 
 def _payable(payment: Payment) -> bool:
