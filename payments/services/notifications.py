@@ -58,25 +58,29 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
     except (NotificationRejected, PaymentMismatch) as rejected:
         _reject(record, rejected, request=request, limited=limited)
     except Exception as error:  # stored and answered as a failure, so the gateway sends it again
-        record.result = PaymentNotification.Result.ERROR
-        record.message = limits.storable(f"{type(error).__name__}: {error}")[:300]
         logger.exception("%s notification failed", provider.code)
         record.pk = None  # the insert, if it happened, was rolled back with the rest
-        if not record.verified:
-            _bound(record)
-        record.save()
+        message = f"{type(error).__name__}: {error}"
+        _store_refused(record, PaymentNotification.Result.ERROR, message, request=request, limited=limited)
     return record
 
 
 def _reject(record: PaymentNotification, reason: Exception, *, request: HttpRequest, limited: bool) -> None:
-    record.result = PaymentNotification.Result.REJECTED
-    record.message = limits.storable(str(reason))[:300]
-    limits.count_rejection(request)
-    if limited:
-        logger.info("%s notification rejected, not stored (source over its limit): %s", record.provider, reason)
-        return
     logger.warning("%s notification rejected: %s", record.provider, reason)
-    _bound(record)
+    _store_refused(record, PaymentNotification.Result.REJECTED, str(reason), request=request, limited=limited)
+
+
+def _store_refused(record: PaymentNotification, result: str, message: str, *, request: HttpRequest, limited: bool):
+    """Record a notification that changed nothing. One that verified (an amount that does not match,
+    an error after verification) came from the gateway: stored whole, never counted or limited."""
+    record.result = result
+    record.message = limits.storable(message)[:300]
+    if not record.verified:
+        limits.count_rejection(request)
+        if limited:
+            logger.info("%s notification from a source over its limit not stored", record.provider)
+            return
+        _bound(record)
     record.save()
 
 

@@ -227,3 +227,20 @@ def test_a_limited_source_is_answered_in_alipays_failure_format(post, sku, alipa
 
     assert limited.status_code == 429 and limited.content == b"fail"
     assert accepted.content == b"success"
+
+
+@pytest.mark.usefixtures("limit_of_three")
+def test_a_signed_notification_that_does_not_match_is_kept_whole_and_never_counted(post, payment, settings):
+    params = sandbox.build_notification(payment)
+    params.update(total_amount="0.01", memo="m" * 3000)
+    params["sign"] = sandbox.sign({k: v for k, v in params.items() if k != "sign"}, settings.SANDBOX_SIGNING_KEY)
+    answers = [post(params, source=GATEWAY) for _ in range(5)]
+
+    forgery = post(forged(payment), source=GATEWAY)
+
+    assert [a.status_code for a in answers] == [400] * 5
+    records = PaymentNotification.objects.filter(verified=True, result=PaymentNotification.Result.REJECTED)
+    assert records.count() == 5
+    assert all(record.body == urlencode(params) for record in records)
+    assert forgery.status_code == 400  # the first counted rejection of this source, so stored
+    assert PaymentNotification.objects.filter(verified=False).count() == 1
