@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from kamen.parsing import parse_id
 from orders.forms import CheckoutForm
 from payments.providers import available_providers
 
@@ -34,7 +35,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
     """The product grid and pager of one list page, rendered once per stock generation."""
-    page_number = request.GET.get("page", "1")[:6]
+    # Digits only in the cache key: any other text would be a new key for the same first page.
+    page_number = str(parse_id(request.GET.get("page")) or 1)
     key = fragment_key("listing", scope, page_number)
     results = cache.get(key)
     if results is None:

@@ -29,6 +29,10 @@ from payments import services as payment_services
 from payments.models import PaymentNotification
 
 ROLES = ("guest", "shopper", "staff")
+NOTIFYING_PROVIDERS = ("sandbox", "alipay", "wechat", "balance")
+GATEWAY_HEADERS = tuple(
+    f"HTTP_WECHATPAY_{name}" for name in ("SIGNATURE", "TIMESTAMP", "NONCE", "SERIAL", "SIGNATURE_TYPE")
+)
 NOTIFICATION_FIELDS = {"trade_no": "P1", "total_amount": "1.00", "trade_status": "SUCCESS", "sign": "0" * 64}
 COMMON_QUERY = ("q", "page", "next", "p", "o")
 
@@ -51,7 +55,7 @@ def _paid(payment, capture):
 
 
 @pytest.fixture
-def world(db, settings, django_capture_on_commit_callbacks, shopper, staff) -> World:
+def world(db, settings, django_capture_on_commit_callbacks, shopper, staff, alipay_enabled, wechat_enabled) -> World:
     settings.ORDER_LOOKUP_RATE = "100000/m"
     settings.ACCOUNT_RATE_LIMITS = False
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
@@ -238,9 +242,8 @@ def _walk(role: str, world: World) -> Walk:
         target = urlwalk.route_of(route.url(values))
         _walk_path(walk, route, values)
         _walk_query(walk, route, values, query_names.get(target, set()))
-        if route.name == "payments:notify":  # no page has this form: it is what a gateway posts
-            notification = urlwalk.Form(route.url(values), "post", fields=list(NOTIFICATION_FIELDS.items()))
-            _walk_forms(walk, [notification], route.url(values), allowed=urlwalk.REFUSAL_RECORDS)
+        if route.name == "payments:notify":
+            _walk_notify(walk, route, values)
         _walk_forms(walk, forms.get(target, []), route.url(values))
         _walk_headers(walk, route.url(values))
     return walk
@@ -271,6 +274,17 @@ def _walk_forms(walk: Walk, forms: list[urlwalk.Form], url: str, allowed=()) -> 
                 walk.send("POST", url, body=body, strict=bad.always_refused, allowed=allowed)
 
 
+def _walk_notify(walk: Walk, route: Route, values: dict[str, str]) -> None:
+    """No page has this form: it is what a gateway posts, with the headers gateways send."""
+    for code in NOTIFYING_PROVIDERS:
+        url = route.url({**values, "provider_code": code})
+        notification = urlwalk.Form(url, "post", fields=list(NOTIFICATION_FIELDS.items()))
+        _walk_forms(walk, [notification], url, allowed=urlwalk.REFUSAL_RECORDS)
+        for value in BAD_HEADER_VALUES:
+            headers = dict.fromkeys(GATEWAY_HEADERS, value)
+            walk.send("POST", url, body="trade_no=P1", strict=True, allowed=urlwalk.REFUSAL_RECORDS, **headers)
+
+
 def _walk_headers(walk: Walk, url: str) -> None:
     for value in BAD_HEADER_VALUES:
         headers = dict.fromkeys(HEADERS, value)
@@ -285,6 +299,7 @@ def _walk_headers(walk: Walk, url: str) -> None:
 def test_every_url_pattern_survives_bad_input_and_writes_nothing(world, role):
     walk = _walk(role, world)
 
+    print(f"{role}: {walk.requests} requests, {len(walk.failures)} failed")
     assert walk.requests > 1000
     assert not walk.failures, f"{len(walk.failures)} of {walk.requests} requests failed:\n" + "\n".join(
         walk.failures[:40]
@@ -321,12 +336,16 @@ ENTRY_POINTS = [
     *[("GET", path, None) for path in ("/payments/pay/{v}/", "/payments/pay/{v}/status/", "/orders/mine/?page={v}")],
     *[("POST", "/orders/new/", (CHECKOUT, name)) for name in ("sku", *CHECKOUT)],
     *[("POST", "/orders/lookup/", (LOOKUP, name)) for name in LOOKUP],
-    ("POST", "/payments/sandbox/notify/", ({"trade_no": "P1", "total_amount": "1.00"}, "trade_no")),
+    *[
+        ("POST", f"/payments/{code}/notify/", ({"out_trade_no": "P1", "total_amount": "1.00", "sign": "x"}, name))
+        for code in ("sandbox", "alipay", "wechat")
+        for name in ("out_trade_no", "sign")
+    ],
 ]
 
 
 @pytest.fixture
-def hypothesis_shop(db, settings, sku, shopper):
+def hypothesis_shop(db, settings, sku, shopper, alipay_enabled, wechat_enabled):
     settings.ORDER_LOOKUP_RATE = "100000/m"
     return {"number": factories.place_order(sku, quantity=1).order.number, "sku": str(sku.pk)}
 

@@ -4,9 +4,11 @@ On PostgreSQL a NUL in a string parameter is a database error (SQLite accepts it
 most there; the refusal itself is the same on both.
 """
 
+import warnings
 from urllib.parse import quote
 
 import pytest
+from django.core.cache.backends.base import CacheKeyWarning
 from django.urls import reverse
 
 from kamen.testing import factories
@@ -189,3 +191,14 @@ def test_opening_a_form_only_address_shows_a_page_that_says_so(client, db):
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     assert "此网址只接受表单提交" in html_of(response)
+
+
+@pytest.mark.parametrize("page", ["%12", "%C2%B2", "x" * 50])
+def test_a_page_number_that_is_not_digits_lists_the_first_page_under_a_clean_cache_key(client, sku, page):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)  # keys with control characters break memcached
+
+        response = client.get(f"/search/?q=&page={page}")
+
+    assert response.status_code == 200
+    assert sku.product.title in html_of(response)
