@@ -16,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.template import loader
 from django.utils.translation import gettext as _
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -102,7 +102,7 @@ class MalformedInputMiddleware:
         response = self.get_response(request)
         if response.status_code == 405 and not response.content:
             # require_POST answers an empty 405; a visitor who lands there gets a page.
-            page = render(request, "405.html", status=405)
+            page = HttpResponse(loader.get_template("405.html").render({}), status=405)
             page["Allow"] = response.get("Allow", "")
             return page
         return response
