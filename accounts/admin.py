@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kamen.admin import ReadOnlyAdmin
+from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 
@@ -57,7 +57,7 @@ class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     fieldsets = (

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kamen.admin import ReadOnlyAdmin
+from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
 
@@ -88,7 +88,7 @@ class SkuFilter(admin.SimpleListFilter):
 # ---------------------------------------------------------------------------------------------------
 # Categories
 # ---------------------------------------------------------------------------------------------------
-class ShownOnListPagesAdmin(admin.ModelAdmin):
+class ShownOnListPagesAdmin(ShopAdmin):
     """Staff edits of what list pages show start a new catalog generation, so cached pages refresh."""
 
     def save_related(self, request, form, formsets, change) -> None:
@@ -346,7 +346,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
 # Card codes: masked, read-only, revealed only through the audited view
 # ---------------------------------------------------------------------------------------------------
 @admin.register(CardCode)
-class CardCodeAdmin(admin.ModelAdmin):
+class CardCodeAdmin(ShopAdmin):
     list_display = ("id", "sku", "masked", "status", "order_number", "reserved_until", "created_at", "sold_at")
     list_filter = ("status", SkuFilter)
     list_select_related = ("sku__product", "order")

@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from kamen.parsing import parse_id
+
 from . import selectors
 from .cache import cached_fragment
 
@@ -28,7 +30,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
     """The product grid and pager of one list page, rendered once per stock generation."""
-    page_number = request.GET.get("page", "1")[:6]
+    # Digits only in the cache key: any other text would be a new key for the same first page.
+    page_number = str(parse_id(request.GET.get("page")) or 1)
 
     def grid() -> dict:
         page = Paginator(products(), PAGE_SIZE).get_page(page_number)

@@ -1,4 +1,53 @@
+"""Base classes every admin of the shop uses."""
+
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
+
+
+class ValidatedAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete that re-shows a refused form without querying with ids that cannot be ids.
+
+    Django's widget looks the submitted value up to label it; "²" or "1e999999" for an integer key
+    made that lookup raise, and the page with the form's error message became a 500.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.remote_field.target_field
+        return super().optgroups(name, [v for v in value if _converts(target, v)], attr)
+
+
+def _converts(field, value) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class RefusesBadLookupsMixin:
+    """Bad values in a change list's filters answer as Django's own bad lookups do, not with a 500.
+
+    Django turns a ValueError from its date hierarchy into "invalid lookup" (the list again, with a
+    note) but not the OverflowError of year=99999999999, and a list filter's value that the column
+    cannot take ("²" for an id) raises while the filter is applied. Both go the same way here.
+    """
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except (OverflowError, ValueError, ValidationError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = ValidatedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ShopAdmin(RefusesBadLookupsMixin, admin.ModelAdmin):
+    """The base ModelAdmin of the shop."""
 
 
 class ReadOnlyMixin:
@@ -14,7 +63,7 @@ class ReadOnlyMixin:
         return False
 
 
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, ShopAdmin):
     pass
 
 

@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kamen.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the session, the user or a form: NUL bytes and broken UTF-8 end here.
+    "kamen.middleware.MalformedInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -369,6 +371,10 @@ PAYMENT_PURPOSES = [
 ]
 # Notifications older than this are refused as stale.
 PAYMENT_NOTIFICATION_MAX_AGE = timedelta(minutes=5)
+# Gateways' notifications are a few KB; a larger body is refused before it is read.
+PAYMENT_NOTIFICATION_MAX_BYTES = env.int("PAYMENT_NOTIFICATION_MAX_BYTES", default=32 * 1024)
+# Rejected notifications stored per source address; past this they are answered, not stored.
+PAYMENT_NOTIFICATION_REJECTED_RATE = env("PAYMENT_NOTIFICATION_REJECTED_RATE", default="30/m")
 # Lost notifications: pending gateway payments are queried from this long after they start until
 # this long after they expire; an expired trade is closed at the gateway in the same pass.
 PAYMENT_QUERY_AFTER = timedelta(seconds=env.int("PAYMENT_QUERY_AFTER_SECONDS", default=120))

@@ -10,6 +10,8 @@ from kamen.health import health
 # the admin's own form would check passwords with no limit at all.
 admin.site.login = secure_admin_login(admin.site.login)
 
+handler400 = "kamen.views.bad_request"
+
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),

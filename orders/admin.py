@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kamen.admin import ReadOnlyAdmin, ReadOnlyInline
+from kamen.admin import ReadOnlyAdmin, ReadOnlyInline, ShopAdmin
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 from payments import services as payment_services
@@ -176,7 +176,7 @@ class OrderAdmin(OrderDisplayMixin, ReadOnlyAdmin):
 
 
 @admin.register(StaffQueueOrder)
-class StaffQueueOrderAdmin(OrderDisplayMixin, admin.ModelAdmin):
+class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     """Orders waiting for a person. Change permission on the queue lets staff deliver or retry."""
 
     QUEUE = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
@@ -296,7 +296,7 @@ REFUND_FIELDS = (
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ShopAdmin):
     """Refunds, read-only as records. Add permission lets staff refund an order; change permission
     lets them approve, decline or re-send."""
 

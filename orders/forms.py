@@ -4,13 +4,18 @@ from django.utils.translation import gettext_lazy as _
 from catalog.buyer_fields import MAX_ANSWER_LENGTH, clean_answer, field_name
 from catalog.models import BuyerField
 
+from .models import Order
+
+# The column's own limit: a longer address would pass the form and fail in the database.
+CONTACT_EMAIL_MAX_LENGTH = Order._meta.get_field("contact_email").max_length
+
 
 class CheckoutForm(forms.Form):
     """What the shopper chooses. Price is not among the fields: the server computes it."""
 
     sku = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=1000, initial=1)
-    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False, max_length=CONTACT_EMAIL_MAX_LENGTH)
     lookup_password = forms.CharField(
         label=_("Lookup password"),
         required=False,
@@ -55,7 +60,7 @@ class CheckoutForm(forms.Form):
 
 class LookupForm(forms.Form):
     number = forms.CharField(label=_("Order number"), max_length=32)
-    contact_email = forms.EmailField(label=_("Contact e-mail"))
+    contact_email = forms.EmailField(label=_("Contact e-mail"), max_length=CONTACT_EMAIL_MAX_LENGTH)
     lookup_password = forms.CharField(label=_("Lookup password"), max_length=64, widget=forms.PasswordInput)
 
 

@@ -45,7 +45,8 @@ def get_order_by_secret(request: HttpRequest, number: str, token: str) -> Order:
     in: the caller sends a signed-out visitor to log in, and another member gets a 404 here.
     """
     order = Order.objects.filter(number=number).first()
-    if order is None or not hmac.compare_digest(order.access_token, token):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link can carry any.
+    if order is None or not hmac.compare_digest(order.access_token.encode(), token.encode()):
         raise Http404
     if order.user_id is None:
         grant_session_access(request, order)

@@ -12,6 +12,7 @@ from django_ratelimit.decorators import ratelimit
 from accounts.services import InsufficientBalance
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
+from kamen.parsing import parse_id
 from payments import services as payment_services
 from payments.models import Payment
 from payments.providers import available_providers, get_provider
@@ -65,8 +66,7 @@ def render_product(
 def place(request: HttpRequest) -> HttpResponse:
     """Checkout: validate, place the order (codes reserved), then hand over to the payment provider."""
     user = _user(request)
-    sku_id = request.POST.get("sku", "")
-    sku = catalog_selectors.get_buyable_sku(int(sku_id) if sku_id.isdigit() and len(sku_id) < 12 else 0)
+    sku = catalog_selectors.get_buyable_sku(parse_id(request.POST.get("sku")) or 0)
     form = CheckoutForm(
         request.POST,
         user=user,

@@ -14,11 +14,13 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import WalletEntry
 from accounts.services import get_or_create_wallet
+from kamen.middleware import takes_raw_body
 from kamen.tasks import enqueue
 
 from . import services
 from .forms import TopUpForm
 from .models import Payment
+from .notification_limits import is_oversized
 from .providers import available_providers, get_provider, sandbox
 from .providers.base import GatewayError, is_phone_browser
 from .purposes import get_purpose
@@ -33,6 +35,7 @@ TOPUP_PRESETS = (50, 100, 200, 500)
 
 
 @csrf_exempt
+@takes_raw_body  # the service judges and records the body itself, in the gateway's terms
 @require_POST
 def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
     """Gateway → us. Answered in the gateway's own words; only a verified notification changes anything."""
@@ -41,7 +44,12 @@ def notify(request: HttpRequest, provider_code: str) -> HttpResponse:
         raise Http404
     record = services.handle_notification(provider, request)
     accepted = record.result in (record.Result.CONFIRMED, record.Result.DUPLICATE, record.Result.REFUND)
-    return provider.notification_response(accepted=accepted, message=record.message)
+    response = provider.notification_response(accepted=accepted, message=record.message)
+    if not accepted and is_oversized(request):
+        response.status_code = 413
+    elif not accepted and record.pk is None:  # a rejection from a source over its limit, not stored
+        response.status_code = 429
+    return response
 
 
 def checkout(request: HttpRequest, trade_no: str) -> HttpResponse:

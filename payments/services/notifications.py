@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from kamen.http import client_ip_or_none
 
+from .. import notification_limits as limits
 from ..models import Payment, PaymentNotification
 from ..providers.base import BasePaymentProvider, NotificationRejected, VerifiedRefundNotification
 from .payments import PaymentMismatch, confirm_payment
@@ -15,12 +16,12 @@ from .refunds import record_refund_notification
 logger = logging.getLogger("payments.services")
 
 
-def _new_record(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
+def _new_record(provider: BasePaymentProvider, request: HttpRequest, *, read_body: bool = True) -> PaymentNotification:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in ("cookie", "authorization")}
     return PaymentNotification(
         provider=provider.code,
         headers=headers,
-        body=request.body.decode("utf-8", errors="replace"),
+        body=limits.storable(request.body.decode("utf-8", errors="replace")) if read_body else "",
         remote_addr=client_ip_or_none(request),
     )
 
@@ -37,9 +38,17 @@ def _our_payment(trade_no: str, provider: BasePaymentProvider) -> Payment:
 def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> PaymentNotification:
     """Store a gateway notification, verify it, and apply what it proves: a payment or a refund.
 
-    The stored row says what came of it; a rejected notification changes nothing else. A refund
+    The stored row says what came of it; a rejected notification changes nothing else, and is kept
+    as a bounded prefix. A body over the size limit is refused unread. A rejection from a source
+    over its limit is not stored at all: the returned record then has no primary key. A refund
     notification never confirms a payment.
     """
+    limited = limits.source_is_limited(request)
+    if limits.is_oversized(request):
+        record = _new_record(provider, request, read_body=False)
+        too_large = f"body of {limits.declared_size(request)} bytes is over the {limits.max_bytes()}-byte limit"
+        _reject(record, NotificationRejected(too_large), request=request, limited=limited)
+        return record
     record = _new_record(provider, request)
     try:
         # What the notification changes and its record commit together: neither exists without the other.
@@ -47,17 +56,38 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
             _verify_and_apply(provider, request, record)
             record.save()
     except (NotificationRejected, PaymentMismatch) as rejected:
-        record.result = PaymentNotification.Result.REJECTED
-        record.message = str(rejected)[:300]
-        logger.warning("%s notification rejected: %s", provider.code, rejected)
-        record.save()
+        _reject(record, rejected, request=request, limited=limited)
     except Exception as error:  # stored and answered as a failure, so the gateway sends it again
-        record.result = PaymentNotification.Result.ERROR
-        record.message = f"{type(error).__name__}: {error}"[:300]
         logger.exception("%s notification failed", provider.code)
         record.pk = None  # the insert, if it happened, was rolled back with the rest
-        record.save()
+        message = f"{type(error).__name__}: {error}"
+        _store_refused(record, PaymentNotification.Result.ERROR, message, request=request, limited=limited)
     return record
+
+
+def _reject(record: PaymentNotification, reason: Exception, *, request: HttpRequest, limited: bool) -> None:
+    logger.warning("%s notification rejected: %s", record.provider, reason)
+    _store_refused(record, PaymentNotification.Result.REJECTED, str(reason), request=request, limited=limited)
+
+
+def _store_refused(record: PaymentNotification, result: str, message: str, *, request: HttpRequest, limited: bool):
+    """Record a notification that changed nothing. One that verified (an amount that does not match,
+    an error after verification) came from the gateway: stored whole, never counted or limited."""
+    record.result = result
+    record.message = limits.storable(message)[:300]
+    if not record.verified:
+        limits.count_rejection(request)
+        if limited:
+            logger.info("%s notification from a source over its limit not stored", record.provider)
+            return
+        _bound(record)
+    record.save()
+
+
+def _bound(record: PaymentNotification) -> None:
+    """Keep only a prefix of what did not verify; a verified notification is stored whole."""
+    record.body = limits.rejected_body(record.body)
+    record.headers = limits.rejected_headers(record.headers)
 
 
 def _verify_and_apply(provider: BasePaymentProvider, request: HttpRequest, record: PaymentNotification) -> None:

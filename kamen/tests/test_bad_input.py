@@ -1,0 +1,377 @@
+"""Bad input never turns into a 500, and a refusal writes nothing: every URL pattern, three visitors.
+
+The walk takes its patterns from the URLconf (kamen.testing.urlwalk), fills path parameters with real
+values or bad ones, and sends the query parameters and form fields the site's own pages use, one bad
+value at a time, plus bad headers and cookies. On PostgreSQL a NUL in a string parameter is a
+database error; SQLite accepts it, so the walk is marked for PostgreSQL.
+"""
+
+import traceback
+from dataclasses import dataclass, field
+from urllib.parse import quote, quote_from_bytes
+
+import hypothesis
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from hypothesis import strategies as st
+
+from accounts.services import credit_wallet
+from catalog import services as catalog_services
+from catalog.models import CardCode
+from kamen.money import cny
+from kamen.testing import factories, urlwalk
+from kamen.testing.urlwalk import BAD_HEADER_VALUES, BAD_VALUES, COOKIES, HEADERS, BadValue, Route
+from orders import services as order_services
+from orders.models import Order
+from payments import services as payment_services
+from payments.models import PaymentNotification
+
+ROLES = ("guest", "shopper", "staff")
+NOTIFYING_PROVIDERS = ("sandbox", "alipay", "wechat", "balance")
+GATEWAY_HEADERS = tuple(
+    f"HTTP_WECHATPAY_{name}" for name in ("SIGNATURE", "TIMESTAMP", "NONCE", "SERIAL", "SIGNATURE_TYPE")
+)
+NOTIFICATION_FIELDS = {"trade_no": "P1", "total_amount": "1.00", "trade_status": "SUCCESS", "sign": "0" * 64}
+COMMON_QUERY = ("q", "page", "next", "p", "o")
+
+
+@dataclass
+class World:
+    """The objects a shop has on an ordinary day; path parameters are filled from them."""
+
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # role -> parameter -> value
+    users: dict[str, object] = field(default_factory=dict)
+    admin_objects: dict[str, str] = field(default_factory=dict)  # "app/model" -> pk
+
+
+def _paid(placed, capture):
+    with capture(execute=True):
+        factories.confirm(placed.payment)
+    return Order.objects.get(pk=placed.order.pk)
+
+
+@pytest.fixture
+def world(db, settings, django_capture_on_commit_callbacks, shopper, staff, alipay_enabled, wechat_enabled) -> World:
+    settings.ORDER_LOOKUP_RATE = "100000/m"
+    settings.ACCOUNT_RATE_LIMITS = False
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    capture = django_capture_on_commit_callbacks
+    sku = factories.SkuFactory(price="10.00")
+    factories.stock(sku, 20)
+    manual = factories.SkuFactory(delivery_kind="manual", product=sku.product)
+
+    guest_delivered = _paid(factories.place_order(sku, quantity=1), capture)
+    order_services.request_refund(guest_delivered, user=None, reason="不能用")
+    guest_pending = factories.place_order(sku, quantity=1).payment
+    _paid(factories.place_order(manual, quantity=1), capture)  # waits in the staff queue
+
+    credit_wallet(shopper, cny("50.00"), actor=staff, note="walk")
+    shopper_delivered = _paid(factories.place_order(sku, quantity=1, user=shopper), capture)
+    shopper_pending = factories.place_order(sku, quantity=1, user=shopper).payment
+    topup = payment_services.start_topup(shopper, amount=cny("20.00").amount, provider="sandbox")
+
+    code = CardCode.objects.filter(order=shopper_delivered).first()
+    catalog_services.reveal_code(code, user=staff, ip="127.0.0.1")
+    PaymentNotification.objects.create(provider="sandbox", body="trade_no=P1", result="rejected", message="walk")
+    Group.objects.create(name="客服")
+    EmailAddress.objects.create(user=shopper, email=shopper.email, primary=True, verified=True)
+
+    product = sku.product
+    common = {
+        "pk": str(product.pk),
+        "slug": product.category.slug,
+        "provider_code": "sandbox",
+        "app_label": "catalog",
+        "id": str(shopper.pk),
+        "user_id": str(shopper.pk),
+        "order_id": str(shopper_delivered.pk),
+        "content_type_id": str(ContentType.objects.get_for_model(product).pk),
+        "url": "nowhere/",
+        "key": "walk-key",
+        "uidb36": "1",
+        "path": "nothing.txt",
+    }
+    world = World(users={"guest": None, "shopper": shopper, "staff": staff})
+    world.values["guest"] = {
+        **common,
+        "number": guest_delivered.number,
+        "token": guest_delivered.access_token,
+        "trade_no": guest_pending.trade_no,
+    }
+    world.values["shopper"] = {
+        **common,
+        "number": shopper_delivered.number,
+        "token": shopper_delivered.access_token,
+        "trade_no": shopper_pending.trade_no,
+    }
+    world.values["staff"] = {**world.values["shopper"], "trade_no": topup.trade_no}
+    return world
+
+
+def _object_id(route: Route) -> str | None:
+    """For admin/<app>/<model>/<object_id>/...: the pk of one object of that model."""
+    from django.apps import apps
+
+    parts = route.route.split("/")
+    if len(parts) < 4 or parts[0] != "admin":
+        return None
+    try:
+        model = apps.get_model(parts[1], parts[2])
+    except (LookupError, ValueError):
+        return None
+    first = model._base_manager.order_by("pk").first()
+    return str(first.pk) if first else None
+
+
+@dataclass
+class Walk:
+    """One visitor walking the site; failures are collected, not raised, so one run shows them all."""
+
+    role: str
+    world: World
+    client: Client = field(default_factory=lambda: Client(raise_request_exception=True))
+    failures: list[str] = field(default_factory=list)
+    requests: int = 0
+
+    def __post_init__(self):
+        self.sign_in()
+        self.state = urlwalk.database_state()
+        self.writes = urlwalk.write_counter()
+
+    def sign_in(self):
+        user = self.world.users[self.role]
+        if user is not None:
+            self.client.force_login(user)
+        if self.role == "guest":  # the guest opens their order through its secret link
+            values = self.world.values["guest"]
+            self.client.get(f"/orders/{values['number']}/{values['token']}/")
+            self.client.get(f"/payments/pay/{values['trade_no']}/")
+
+    def send(self, method: str, url: str, *, body: str = "", strict: bool, allowed=(), **headers):
+        """Send one request; a 5xx, an exception, or a write where none is allowed is a failure."""
+        self.requests += 1
+        try:
+            if method == "GET":
+                response = self.client.get(url, **headers)
+            else:
+                response = self.client.post(url, data=body, content_type="application/x-www-form-urlencoded", **headers)
+        except Exception:
+            last_lines = "".join(traceback.format_exc().splitlines(keepends=True)[-6:])
+            self.failures.append(f"{self.role} {method} {url[:200]} body={body[:200]!r}\n{last_lines}")
+            self.sign_in()
+            self._check_writes(f"{method} {url[:200]}", strict=True, status=500, allowed=allowed)
+            return None
+        status = response.status_code
+        if status >= 500:
+            self.failures.append(f"{self.role} {method} {url[:200]} body={body[:200]!r} -> {status}")
+        self._check_writes(f"{method} {url[:200]} body={body[:200]!r}", strict=strict, status=status, allowed=allowed)
+        session = response.cookies.get("sessionid")
+        if self.role != "guest" and session is not None and not session.value:
+            self.sign_in()  # it was a sign-out page
+        return response
+
+    def _check_writes(self, what: str, *, strict: bool, status: int, allowed) -> None:
+        writes = urlwalk.write_counter()
+        if writes == self.writes:
+            return
+        after = urlwalk.database_state()
+        changed = [table for table in urlwalk.changed_tables(self.state, after) if table not in allowed]
+        if allowed:
+            problems = urlwalk.refusal_records(self.state, after)
+            self.failures += [f"{self.role} {what}: {problem}" for problem in problems]
+        if changed and (strict or status >= 400):
+            self.failures.append(f"{self.role} {what} -> {status} wrote {changed}")
+        self.state, self.writes = after, urlwalk.write_counter()
+
+    def good_values(self, route: Route) -> dict[str, str] | None:
+        values = {name: quote(value, safe="") for name, value in self.world.values[self.role].items()}
+        object_id = _object_id(route)
+        if "object_id" in route.parameters:
+            if object_id is None and not route.route.startswith("admin/r/"):
+                return None
+            values["object_id"] = object_id or self.world.values[self.role]["pk"]
+        return values
+
+
+def _discover(walk: Walk, all_routes: list[Route]):
+    """GET every route with good values; collect the forms and link parameters its page shows."""
+    forms: dict[str, list[urlwalk.Form]] = {}
+    query_names: dict[str, set[str]] = {}
+    gated: set[str] = set()
+    for route in all_routes:
+        values = walk.good_values(route)
+        if values is None:
+            continue
+        url = route.url(values)
+        page = walk.send("GET", url, strict=False)
+        if page is not None and page.status_code == 302 and "login/" in page["Location"]:
+            gated.add(route.route)
+        if page is None or page.status_code != 200 or "html" not in page.get("Content-Type", ""):
+            continue
+        reader = urlwalk.read_page(url, page.content.decode())
+        for form in reader.forms:
+            target = urlwalk.route_of(form.action)
+            if target is None:
+                continue
+            if form.method == "post":
+                forms.setdefault(target, []).append(form)
+            else:
+                query_names.setdefault(target, set()).update(name for name, _ in form.fields)
+        for path, names in reader.link_params.items():
+            target = urlwalk.route_of(path)
+            if target is not None:
+                query_names.setdefault(target, set()).update(names)
+    return forms, query_names, gated
+
+
+def _walk(role: str, world: World) -> Walk:
+    walk = Walk(role, world)
+    all_routes = urlwalk.routes()
+    forms, query_names, gated = _discover(walk, all_routes)
+    for route in all_routes:
+        values = walk.good_values(route)
+        if values is None:
+            continue
+        if route.route in gated:  # every request ends at the sign-in page: bad path segments are enough
+            _walk_path(walk, route, values, methods=("GET",))
+            continue
+        target = urlwalk.route_of(route.url(values))
+        _walk_path(walk, route, values)
+        _walk_query(walk, route, values, query_names.get(target, set()))
+        if route.name == "payments:notify":
+            _walk_notify(walk, route, values)
+        _walk_forms(walk, forms.get(target, []), route.url(values))
+        _walk_headers(walk, route.url(values))
+    return walk
+
+
+def _walk_path(walk: Walk, route: Route, values: dict[str, str], methods=("GET", "POST")) -> None:
+    for name in route.parameters:
+        for bad in BAD_VALUES:
+            for method in methods:
+                walk.send(method, route.url({**values, name: bad.raw}), strict=True)
+
+
+def _walk_query(walk: Walk, route: Route, values: dict[str, str], names: set[str]) -> None:
+    url = route.url(values)
+    for name in sorted(names | set(COMMON_QUERY)):
+        for bad in BAD_VALUES:
+            walk.send("GET", f"{url}?{urlwalk.bad_query([name], bad)}", strict=bad.always_refused)
+
+
+def _walk_forms(walk: Walk, forms: list[urlwalk.Form], url: str, allowed=()) -> None:
+    distinct = {tuple(form.fields) for form in forms}
+    for fields in sorted(distinct):
+        for name in dict(fields):
+            if name == "csrfmiddlewaretoken":
+                continue
+            for bad in BAD_VALUES:
+                body = urlwalk.encode_form(list(fields), bad_field=name, bad=bad)
+                walk.send("POST", url, body=body, strict=bad.always_refused, allowed=allowed)
+
+
+def _walk_notify(walk: Walk, route: Route, values: dict[str, str]) -> None:
+    """No page has this form: it is what a gateway posts, with the headers gateways send."""
+    for code in NOTIFYING_PROVIDERS:
+        url = route.url({**values, "provider_code": code})
+        notification = urlwalk.Form(url, "post", fields=list(NOTIFICATION_FIELDS.items()))
+        _walk_forms(walk, [notification], url, allowed=urlwalk.REFUSAL_RECORDS)
+        for value in BAD_HEADER_VALUES:
+            headers = dict.fromkeys(GATEWAY_HEADERS, value)
+            walk.send("POST", url, body="trade_no=P1", strict=True, allowed=urlwalk.REFUSAL_RECORDS, **headers)
+
+
+def _walk_headers(walk: Walk, url: str) -> None:
+    for value in BAD_HEADER_VALUES:
+        headers = dict.fromkeys(HEADERS, value)
+        headers["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name in COOKIES)
+        walk.send("GET", url, strict=True, **headers)
+    for bad in (BadValue("nul", "%00"), BadValue("invalid-utf8", "%FF")):
+        walk.send("GET", f"{url}?{bad.raw}", strict=True)  # a name without a value
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("role", ROLES)
+def test_every_url_pattern_survives_bad_input_and_writes_nothing(world, role):
+    walk = _walk(role, world)
+
+    print(f"{role}: {walk.requests} requests, {len(walk.failures)} failed")
+    assert walk.requests > 1000
+    assert not walk.failures, f"{len(walk.failures)} of {walk.requests} requests failed:\n" + "\n".join(
+        walk.failures[:40]
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The shop's own entry points, with values drawn by hypothesis
+# ---------------------------------------------------------------------------------------------------
+def _digits(categories) -> st.SearchStrategy[bytes]:
+    return st.text(alphabet=st.characters(categories=categories), min_size=1, max_size=6).map(str.encode)
+
+
+BAD_BYTES = st.one_of(
+    st.binary(max_size=24),  # anything at all: NUL, bytes that are not UTF-8
+    st.text(max_size=24).map(str.encode),  # any Unicode text
+    _digits(["Nd", "No"]),  # digits that are not ASCII: ², ①, ١, ５
+    st.integers(min_value=-(10**40), max_value=10**40).map(lambda n: str(n).encode()),
+    st.integers(min_value=243, max_value=400).map(lambda n: ("a" * n + "@example.com").encode()),
+    st.integers(min_value=300, max_value=5000).map(lambda n: b"x" * n),
+)
+
+CHECKOUT = {
+    "quantity": "1",
+    "contact_email": "h@example.com",
+    "lookup_password": "pw-1234",
+    "payment_method": "sandbox",
+}
+LOOKUP = {"number": "P1", "contact_email": "h@example.com", "lookup_password": "pw-1234"}
+# (method, path with {v} for a path or query value, form fields one of which carries the value)
+ENTRY_POINTS = [
+    *[("GET", path, None) for path in ("/search/?q={v}", "/search/?page={v}", "/c/{v}/", "/p/{v}/")],
+    *[("GET", path, None) for path in ("/orders/{v}/", "/orders/{v}/status/", "/orders/{number}/{v}/")],
+    *[("GET", path, None) for path in ("/payments/pay/{v}/", "/payments/pay/{v}/status/", "/orders/mine/?page={v}")],
+    *[("POST", "/orders/new/", (CHECKOUT, name)) for name in ("sku", *CHECKOUT)],
+    *[("POST", "/orders/lookup/", (LOOKUP, name)) for name in LOOKUP],
+    *[
+        ("POST", f"/payments/{code}/notify/", ({"out_trade_no": "P1", "total_amount": "1.00", "sign": "x"}, name))
+        for code in ("sandbox", "alipay", "wechat")
+        for name in ("out_trade_no", "sign")
+    ],
+]
+
+
+@pytest.fixture
+def hypothesis_shop(db, settings, sku, shopper, alipay_enabled, wechat_enabled):
+    settings.ORDER_LOOKUP_RATE = "100000/m"
+    return {"number": factories.place_order(sku, quantity=1).order.number, "sku": str(sku.pk)}
+
+
+@hypothesis.settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,  # the same examples on every run, so a red CI run can be repeated at a desk
+    database=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow],
+)
+@hypothesis.given(entry=st.sampled_from(ENTRY_POINTS), value=BAD_BYTES)
+def test_the_shops_entry_points_answer_any_value_without_a_5xx(client, hypothesis_shop, entry, value):
+    method, path, form = entry
+    raw = quote_from_bytes(value, safe="")
+    before = urlwalk.database_state()
+    if form is None:
+        response = client.get(path.format(v=raw, number=hypothesis_shop["number"]))
+    else:
+        fields, bad = form
+        fields = {"sku": hypothesis_shop["sku"], **fields}
+        body = "&".join(f"{name}={raw if name == bad else quote(fields[name])}" for name in fields)
+        response = client.post(path, data=body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code < 500
+    if response.status_code >= 400:
+        after = urlwalk.database_state()
+        allowed = urlwalk.REFUSAL_RECORDS if "/notify/" in path else ()
+        assert [table for table in urlwalk.changed_tables(before, after) if table not in allowed] == []
+        assert urlwalk.refusal_records(before, after) == []
