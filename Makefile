@@ -29,8 +29,10 @@ dev: install
 	$(PY) manage.py seed_demo
 	DEBUG=true SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py runserver $(HOST):$(PORT)
 
+# Four test processes on two cores: many tests wait on a browser, a worker or a server they started.
+# Tests that share a prepared server run in one process (pytest.mark.xdist_group).
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 4 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	@$(PY) bench/run.py

@@ -26,6 +26,9 @@ def _converts(field, value) -> bool:
     return True
 
 
+NUMERIC_KEYS = ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField")
+
+
 class RefusesBadLookupsMixin:
     """Bad values in a change list's filters answer as Django's own bad lookups do, not with a 500.
 
@@ -33,6 +36,17 @@ class RefusesBadLookupsMixin:
     note) but not the OverflowError of year=99999999999, and a list filter's value that the column
     cannot take ("²" for an id) raises while the filter is applied. Both go the same way here.
     """
+
+    def get_object(self, request, object_id, from_field=None):
+        """None (Django's "does not exist") for an id that is not ASCII digits where the key is a number.
+
+        Python's int() reads "١٢" or "１２" as 12, so /admin/.../١٢/ would open, and act on, object 12:
+        an id is the digits the shop itself writes, nothing else.
+        """
+        field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
+        if field.get_internal_type() in NUMERIC_KEYS and not (object_id.isascii() and object_id.isdigit()):
+            return None
+        return super().get_object(request, object_id, from_field)
 
     def get_changelist_instance(self, request):
         try:

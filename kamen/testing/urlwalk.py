@@ -193,25 +193,32 @@ def good_query(params: dict[str, str]) -> str:
     return urlencode(params)
 
 
-def write_counter() -> int:
-    """Rows inserted, updated or deleted so far in this transaction, sessions left out (PostgreSQL).
+def write_counter() -> dict[str, int]:
+    """Rows inserted, updated or deleted so far in this transaction, per table, sessions left out.
 
-    Cheap enough to ask after every request; only when it moved is the whole database compared.
+    Cheap enough to ask after every request (PostgreSQL's pg_stat_xact_user_tables); only the tables
+    whose count moved are read again and compared.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables"
-            " WHERE relname <> %s",
+            "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables WHERE relname <> %s",
             [Session._meta.db_table],
         )
-        return int(cursor.fetchone()[0])
+        return {table: int(count) for table, count in cursor.fetchall() if count}
 
 
-def database_state() -> dict[str, list[tuple]]:
-    """Every row of every table except sessions (signing in and out writes those), login times left out."""
+def moved_tables(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {table for table in after if after[table] != before.get(table)}
+
+
+def database_state(tables: set[str] | None = None) -> dict[str, list[tuple]]:
+    """Every row of every table (or of `tables`, by name) except sessions (signing in and out writes
+    those), login times left out."""
     state = {}
     for model in apps.get_models():
         if model is Session or model._meta.proxy:
+            continue
+        if tables is not None and model._meta.db_table not in tables:
             continue
         columns = [f.attname for f in model._meta.concrete_fields if f.attname != "last_login"]
         state[model._meta.label] = list(model._base_manager.order_by("pk").values_list(*columns))

@@ -175,9 +175,10 @@ class Walk:
 
     def _check_writes(self, what: str, *, strict: bool, status: int, allowed) -> None:
         writes = urlwalk.write_counter()
-        if writes == self.writes:
+        moved = urlwalk.moved_tables(self.writes, writes)
+        if not moved:
             return
-        after = urlwalk.database_state()
+        after = {**self.state, **urlwalk.database_state(moved)}
         changed = [table for table in urlwalk.changed_tables(self.state, after) if table not in allowed]
         if allowed:
             problems = urlwalk.refusal_records(self.state, after)
@@ -227,11 +228,27 @@ def _discover(walk: Walk, all_routes: list[Route]):
     return forms, query_names, gated
 
 
-def _walk(role: str, world: World) -> Walk:
+# The walk in parts, so a parallel test run (pytest-xdist) shares them out: the shop's own pages, and
+# the admin's apps in groups. A part reads its own pages first to find their forms and links: the
+# shop's forms post to the shop, an admin page's forms to its own admin app.
+PARTS = {
+    "shop": lambda route: not route.route.startswith("admin/"),
+    "admin-orders-payments": lambda route: route.route.startswith(("admin/orders/", "admin/payments/")),
+    "admin-catalog": lambda route: route.route.startswith("admin/catalog/"),
+    "admin-accounts-and-the-rest": lambda route: (
+        route.route.startswith("admin/")
+        and not route.route.startswith(("admin/orders/", "admin/payments/", "admin/catalog/"))
+    ),
+}
+# Guests and shoppers walk the shop; staff, whose shop pages are a shopper's, walk the admin.
+WALKS = [("guest", "shop"), ("shopper", "shop"), *(("staff", part) for part in PARTS if part != "shop")]
+
+
+def _walk(role: str, world: World, part: str = "shop") -> Walk:
     walk = Walk(role, world)
-    all_routes = urlwalk.routes()
-    forms, query_names, gated = _discover(walk, all_routes)
-    for route in all_routes:
+    routes = list(filter(PARTS[part], urlwalk.routes()))
+    forms, query_names, gated = _discover(walk, routes)
+    for route in routes:
         values = walk.good_values(route)
         if values is None:
             continue
@@ -249,26 +266,55 @@ def _walk(role: str, world: World) -> Walk:
 
 
 def _walk_path(walk: Walk, route: Route, values: dict[str, str], methods=("GET", "POST")) -> None:
-    for name in route.parameters:
-        for bad in BAD_VALUES:
-            for method in methods:
+    admin = route.route.startswith("admin/")
+    for index, name in enumerate(route.parameters):
+        for method in methods:
+            # An admin view looks its object up the same way whatever the method: every value by GET,
+            # one of each class by POST.
+            bad_values = _values_for(index, depth="each-class") if admin and method == "POST" else BAD_VALUES
+            for bad in bad_values:
                 walk.send(method, route.url({**values, name: bad.raw}), strict=True)
+
+
+def _values_for(index: int, *, depth: str) -> list[BadValue]:
+    """The bad values for the `index`-th parameter of a query or form.
+
+    NUL bytes and broken UTF-8 are refused by one check of the whole query or body before any view
+    runs (kamen.middleware), so sending them in the first parameter proves that check stands in front
+    of the page. The other classes are judged by the page itself, and go in as deep as its code is
+    ours: `depth` "every" sends each variant of each class (the shop's own forms and links: "²" and
+    "١٢" fail differently), "each-class" one variant of each class, taken in turn from parameter to
+    parameter (parameters a page never asked for), "one" a single class, in turn (the admin's forms:
+    Django's own fields, which judge every value of a class alike). Path segments get every value.
+    """
+    by_kind: dict[str, list[BadValue]] = {}
+    for bad in BAD_VALUES:
+        by_kind.setdefault(bad.kind, []).append(bad)
+    refused = [variants[0] for variants in by_kind.values() if variants[0].always_refused] if index == 0 else []
+    judged = [variants for variants in by_kind.values() if not variants[0].always_refused]
+    if depth == "every":
+        return refused + [bad for variants in judged for bad in variants]
+    if depth == "each-class":
+        return refused + [variants[index % len(variants)] for variants in judged]
+    variants = judged[index % len(judged)]
+    return [*refused, variants[(index // len(judged)) % len(variants)]]
 
 
 def _walk_query(walk: Walk, route: Route, values: dict[str, str], names: set[str]) -> None:
     url = route.url(values)
-    for name in sorted(names | set(COMMON_QUERY)):
-        for bad in BAD_VALUES:
+    shown = not url.startswith("/admin/")
+    for index, name in enumerate([*sorted(names), *sorted(set(COMMON_QUERY) - names)]):
+        for bad in _values_for(index, depth="every" if shown and name in names else "each-class"):
             walk.send("GET", f"{url}?{urlwalk.bad_query([name], bad)}", strict=bad.always_refused)
 
 
 def _walk_forms(walk: Walk, forms: list[urlwalk.Form], url: str, allowed=()) -> None:
     distinct = {tuple(form.fields) for form in forms}
     for fields in sorted(distinct):
-        for name in dict(fields):
-            if name == "csrfmiddlewaretoken":
-                continue
-            for bad in BAD_VALUES:
+        # An inline's "__prefix__" row is the blank template the admin's script copies; the server never reads it.
+        names = [name for name in dict(fields) if name != "csrfmiddlewaretoken" and "__prefix__" not in name]
+        for index, name in enumerate(names):
+            for bad in _values_for(index, depth="one" if url.startswith("/admin/") else "every"):
                 body = urlwalk.encode_form(list(fields), bad_field=name, bad=bad)
                 walk.send("POST", url, body=body, strict=bad.always_refused, allowed=allowed)
 
@@ -285,7 +331,9 @@ def _walk_notify(walk: Walk, route: Route, values: dict[str, str]) -> None:
 
 
 def _walk_headers(walk: Walk, url: str) -> None:
-    for value in BAD_HEADER_VALUES:
+    # The shop's pages read these headers (the phone check, the language, the client address); the
+    # admin's never do, so there the NUL check of kamen.middleware is what is walked.
+    for value in BAD_HEADER_VALUES[:1] if url.startswith("/admin/") else BAD_HEADER_VALUES:
         headers = dict.fromkeys(HEADERS, value)
         headers["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name in COOKIES)
         walk.send("GET", url, strict=True, **headers)
@@ -294,12 +342,12 @@ def _walk_headers(walk: Walk, url: str) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("role", ROLES)
-def test_every_url_pattern_survives_bad_input_and_writes_nothing(world, role):
-    walk = _walk(role, world)
+@pytest.mark.parametrize(("role", "part"), WALKS)
+def test_every_url_pattern_survives_bad_input_and_writes_nothing(world, role, part):
+    walk = _walk(role, world, part)
 
-    print(f"{role}: {walk.requests} requests, {len(walk.failures)} failed")
-    assert walk.requests > 1000
+    print(f"{role} {part}: {walk.requests} requests, {len(walk.failures)} failed")
+    assert walk.requests > 500
     assert not walk.failures, f"{len(walk.failures)} of {walk.requests} requests failed:\n" + "\n".join(
         walk.failures[:40]
     )

@@ -202,3 +202,24 @@ def test_a_page_number_that_is_not_digits_lists_the_first_page_under_a_clean_cac
 
     assert response.status_code == 200
     assert sku.product.title in html_of(response)
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULL_WIDTH], ids=["arabic-indic", "full-width"])
+def test_an_admin_id_in_other_digits_opens_nothing_and_reveals_nothing(client, staff, sku, digits):
+    from catalog.models import CardCode, CardCodeReveal
+
+    # Python's int() reads these digits as the id of a real code
+    code = CardCode.objects.filter(sku=sku).order_by("pk").first()
+    object_id = quote(str(code.pk).translate(digits))
+    client.force_login(staff)
+
+    change = client.get(f"/admin/catalog/cardcode/{object_id}/change/")
+    reveal = client.post(f"/admin/catalog/cardcode/{object_id}/reveal/")
+
+    assert change.status_code in (302, 404) and reveal.status_code == 404
+    assert not CardCodeReveal.objects.exists()
+    assert client.get(f"/admin/catalog/cardcode/{code.pk}/change/").status_code == 200

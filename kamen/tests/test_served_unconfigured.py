@@ -18,6 +18,9 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+# One prepared shop and its servers for every test here (session-scoped, so tests of other modules
+# run in between under pytest-xdist do not tear them down), all in one test process.
+pytestmark = pytest.mark.xdist_group("served-unconfigured")
 CONTROLLED = (
     "KAMEN_ENV",
     "DEBUG",
@@ -58,7 +61,7 @@ def free_port(address: str) -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shop_files(tmp_path_factory):
     """A migrated SQLite shop with one product, its own secrets file and collected static files."""
     home = tmp_path_factory.mktemp("unconfigured-shop")
@@ -105,7 +108,7 @@ def serve(shop_files, **env: str):
     raise AssertionError("gunicorn did not come up")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shop_on_its_address(shop_files):
     """ALLOWED_HOSTS and SITE_URL name the machine's address, as someone serving it there would set."""
     address = machine_address()
@@ -115,7 +118,7 @@ def shop_on_its_address(shop_files):
     server.wait(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shop_with_default_hosts(shop_files):
     server, url = serve(shop_files)
     yield url

@@ -1,26 +1,25 @@
 """A real Celery worker on Redis delivers what a payment or the sweeper enqueues (promise 3).
 
 The worker runs in a thread of this process with the project's own app, routes and task options; only
-the broker (Redis DB 15) and eagerness are changed for the test, and restored afterwards.
+the broker (a redis-server of the module's own) and eagerness are changed for the test, and restored
+afterwards.
 """
 
-import os
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import kombu.pools
 import pytest
 import redis
 from celery import signals
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings as django_settings
 from django.core import mail
 from django.utils import timezone
 
 from catalog.models import CardCode
 from kamen.celery import app
 from kamen.testing import factories
+from kamen.testing.outage import RedisServer
 from orders import services
 from orders.models import Order
 
@@ -29,20 +28,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("transactional_db")]
 QUEUES = ["delivery", "default", "mail"]
 
 
-def redis_test_url() -> str:
-    """REDIS_URL's server (or the local default) with DB 15, which the tests may flush."""
-    base = django_settings.REDIS_URL or "redis://127.0.0.1:6379/0"
-    return urlunsplit(urlsplit(base)._replace(path="/15"))
-
-
-def empty_test_broker(url: str) -> None:
-    """Flush DB 15, or skip when Redis is down — unless CI demands the full PostgreSQL + Redis run."""
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
-    except (redis.ConnectionError, OSError) as error:
-        if os.environ.get("KAMEN_REQUIRE_POSTGRES"):
-            pytest.fail(f"Redis at {url} is unreachable: {error}")
-        pytest.skip(f"needs Redis at {url}")
+@pytest.fixture(scope="module")
+def broker():
+    """A redis-server of this module's own: no other test, process or leftover message shares it."""
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
 
 
 def _drop_broker_connections() -> None:
@@ -57,10 +48,10 @@ def _leave_test_logging_alone(**kwargs) -> None:
 
 
 @pytest.fixture
-def worker_runs(settings):
-    """Start a real worker on Redis DB 15; yields the list of (task name, queue) the worker ran."""
-    url = redis_test_url()
-    empty_test_broker(url)
+def worker_runs(settings, broker):
+    """Start a real worker on the module's Redis; yields the list of (task name, queue) the worker ran."""
+    url = broker.url
+    redis.Redis.from_url(url).flushdb()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     overrides = {"broker_url": url, "task_always_eager": False}
     saved = {key: app.conf[key] for key in overrides}

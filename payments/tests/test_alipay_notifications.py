@@ -126,6 +126,7 @@ def beijing(delta: timedelta) -> str:
         ("2026-13-01 12:00:00", "malformed notify_time"),
         ("", "missing parameters: notify_time"),
     ],
+    ids=["stale", "future", "malformed", "missing"],  # fixed ids: every test process collects the same tests
 )
 def test_stale_future_or_missing_notify_times_are_rejected(
     payment, alipay_notification, post_alipay_notification, notify_time, reason

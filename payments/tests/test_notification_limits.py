@@ -8,8 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from kamen.testing import factories
-from kamen.testing import fake_wechat
+from kamen.testing import factories, fake_wechat
 from kamen.testing.factories import order_of
 from orders.models import Order
 from payments.models import Payment, PaymentNotification
