@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -75,7 +76,7 @@ class OrderDisplayMixin:
         if not order.buyer_input:
             return "—"
         return format_html_join(
-            format_html("<br>"), "{}: <strong>{}</strong>", ((a["label"], a["value"]) for a in order.buyer_input)
+            mark_safe("<br>"), "{}: <strong>{}</strong>", ((a["label"], a["value"]) for a in order.buyer_input)
         )
 
 

@@ -47,29 +47,27 @@ class World:
     admin_objects: dict[str, str] = field(default_factory=dict)  # "app/model" -> pk
 
 
-def _paid(placed, capture):
-    with capture(execute=True):
-        factories.confirm(placed.payment)
-    return Order.objects.get(pk=placed.order.pk)
-
-
 @pytest.fixture
-def world(db, settings, django_capture_on_commit_callbacks, shopper, staff, alipay_enabled, wechat_enabled) -> World:
+def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled) -> World:
     settings.ORDER_LOOKUP_RATE = "100000/m"
     settings.ACCOUNT_RATE_LIMITS = False
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
-    capture = django_capture_on_commit_callbacks
+
+    def paid(placed) -> Order:
+        pay(placed.payment)
+        return Order.objects.get(pk=placed.order.pk)
+
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 20)
     manual = factories.SkuFactory(delivery_kind="manual", product=sku.product)
 
-    guest_delivered = _paid(factories.place_order(sku, quantity=1), capture)
+    guest_delivered = paid(factories.place_order(sku, quantity=1))
     order_services.request_refund(guest_delivered, user=None, reason="不能用")
     guest_pending = factories.place_order(sku, quantity=1).payment
-    _paid(factories.place_order(manual, quantity=1), capture)  # waits in the staff queue
+    paid(factories.place_order(manual, quantity=1))  # waits in the staff queue
 
     credit_wallet(shopper, cny("50.00"), actor=staff, note="walk")
-    shopper_delivered = _paid(factories.place_order(sku, quantity=1, user=shopper), capture)
+    shopper_delivered = paid(factories.place_order(sku, quantity=1, user=shopper))
     shopper_pending = factories.place_order(sku, quantity=1, user=shopper).payment
     topup = payment_services.start_topup(shopper, amount=cny("20.00").amount, provider="sandbox")
 

@@ -17,6 +17,7 @@ from kamen import cache as kamen_cache
 from kamen.settings import redis_cache
 from kamen.testing import factories
 from kamen.testing.outage import RedisServer, free_port
+from kamen.testing.pages import guest_checkout
 from orders.models import Order
 
 
@@ -61,16 +62,9 @@ def test_shop_pages_render_while_the_cache_is_down(client, sku, cache_down):
 
 def test_checkout_ends_on_the_payment_page_while_the_cache_is_down(client, sku, cache_down):
     # given the catalog cache cannot be told that stock changed
-    data = {
-        "sku": sku.pk,
-        "quantity": 2,
-        "contact_email": "guest@example.com",
-        "lookup_password": "secret-42",
-        "payment_method": "sandbox",
-    }
 
     # when a guest checks out
-    response = client.post(reverse("orders:place"), data)
+    response = guest_checkout(client, sku)
 
     # then the committed order is the shopper's to pay, not an error page
     assert response.status_code == 302

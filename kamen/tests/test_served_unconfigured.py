@@ -6,7 +6,6 @@ with ALLOWED_HOSTS naming the address the sandbox is off altogether, and with th
 names every request gets the 400 page, and a forged `Host: 127.0.0.1` still cannot pay at the sandbox.
 """
 
-import os
 import re
 import socket
 import subprocess
@@ -17,25 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from kamen.testing.processes import uncontrolled_environ
+
 ROOT = Path(__file__).resolve().parents[2]
 # One prepared shop and its servers for every test here (session-scoped, so tests of other modules
 # run in between under pytest-xdist do not tear them down), all in one test process.
 pytestmark = pytest.mark.xdist_group("served-unconfigured")
-CONTROLLED = (
-    "KAMEN_ENV",
-    "DEBUG",
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CARD_CODE_KEYS",
-    "CARD_CODE_FINGERPRINT_KEY",
-    "SANDBOX_SIGNING_KEY",
-    "SANDBOX_PAYMENTS_ENABLED",
-    "ALLOWED_HOSTS",
-    "SITE_URL",
-    "KAMEN_SECRETS_FILE",
-    "STATIC_ROOT",
-)
 MAKE_A_PRODUCT = """
 from kamen.testing import factories
 sku = factories.SkuFactory(price="10.00", product__title="腾讯Q币卡")
@@ -65,7 +51,7 @@ def free_port(address: str) -> int:
 def shop_files(tmp_path_factory):
     """A migrated SQLite shop with one product, its own secrets file and collected static files."""
     home = tmp_path_factory.mktemp("unconfigured-shop")
-    env = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
+    env = uncontrolled_environ()
     env.update(
         DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
         KAMEN_SECRETS_FILE=str(home / "local-secrets.env"),

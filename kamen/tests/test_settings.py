@@ -16,22 +16,9 @@ from unittest import mock
 import pytest
 from cryptography.fernet import Fernet
 
+from kamen.testing.processes import uncontrolled_environ
+
 ROOT = Path(__file__).resolve().parents[2]
-# Settings the tests set themselves; whatever the developer's shell holds must not leak in.
-CONTROLLED = (
-    "KAMEN_ENV",
-    "DEBUG",
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CARD_CODE_KEYS",
-    "CARD_CODE_FINGERPRINT_KEY",
-    "SANDBOX_SIGNING_KEY",
-    "SANDBOX_PAYMENTS_ENABLED",
-    "ALLOWED_HOSTS",
-    "SITE_URL",
-    "KAMEN_SECRETS_FILE",
-)
 PRODUCTION = {
     "KAMEN_ENV": "production",
     "SECRET_KEY": "x" * 20 + Fernet.generate_key().decode(),
@@ -54,7 +41,7 @@ def secrets_file(tmp_path):
 @pytest.fixture
 def manage(secrets_file):
     def run(*args: str, **env: str) -> subprocess.CompletedProcess:
-        base = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
+        base = uncontrolled_environ()
         base["KAMEN_SECRETS_FILE"] = str(secrets_file)
         return subprocess.run(
             [sys.executable, "manage.py", *args],
@@ -78,7 +65,7 @@ def settings_of(secrets_file):
     """
 
     def read(*names: str, **env: str) -> dict:
-        base = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
+        base = uncontrolled_environ()
         base["KAMEN_SECRETS_FILE"] = str(secrets_file)
         with mock.patch.dict(os.environ, {**base, **env}, clear=True):
             namespace = runpy.run_path(str(ROOT / "kamen" / "settings.py"))

@@ -8,10 +8,10 @@ rendering the answer) has run.
 import pytest
 from django.db import connection, transaction
 from django.db.models.signals import post_save
-from django.urls import reverse
 
 from kamen.testing import factories
 from kamen.testing.outage import TcpProxy
+from kamen.testing.pages import guest_checkout
 from orders.models import Order
 
 pytestmark = [pytest.mark.postgres]
@@ -47,16 +47,9 @@ def test_a_database_outage_right_after_checkout_commits_is_no_error_page(client,
     # given a guest at checkout, and the database going away as soon as the order is committed
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 3)
-    data = {
-        "sku": sku.pk,
-        "quantity": 1,
-        "contact_email": "guest@example.com",
-        "lookup_password": "secret-42",
-        "payment_method": "sandbox",
-    }
 
     # when the guest places the order
-    response = client.post(reverse("orders:place"), data)
+    response = guest_checkout(client, sku, quantity=1)
 
     # then the answer is the way on to the payment, not a 500
     assert response.status_code == 302

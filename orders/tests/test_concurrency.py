@@ -24,7 +24,7 @@ def checkout(sku, buyer: int, quantity: int = 1):
     return lambda: factories.place_order(sku, quantity=quantity, email=f"buyer{buyer}@example.com")
 
 
-def confirm(placed: services.PlacedOrder):
+def paying(placed: services.PlacedOrder):
     return lambda: factories.confirm(placed.payment)
 
 
@@ -53,7 +53,7 @@ def test_fifty_buyers_race_for_twenty_codes_and_each_code_is_sold_once():
     assert Order.objects.count() == 20
 
     # when all twenty pay at once
-    confirmations = run_together([confirm(each) for each in placed])
+    confirmations = run_together([paying(each) for each in placed])
 
     # then
     assert all(confirmation.newly_confirmed for confirmation in confirmations)
@@ -95,7 +95,7 @@ def test_an_order_paid_while_it_expires_is_always_delivered():
         Order.objects.filter(pk=placed.order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
         # when the expiry sweeper and the payment run at the same moment
-        expired, confirmation = run_together([services.expire_unpaid_orders, confirm(placed)])
+        expired, confirmation = run_together([services.expire_unpaid_orders, paying(placed)])
 
         # then the payment wins either way: paid at once, or paid late onto the expired order
         assert not isinstance(expired, Exception), expired

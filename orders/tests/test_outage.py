@@ -105,7 +105,7 @@ def running(stack):
     return stack
 
 
-def paid_order(sku, email: str) -> Order:
+def bought(sku, email: str) -> Order:
     placed = factories.place_order(sku, quantity=1, email=email)
     factories.confirm(placed.payment)
     return placed.order
@@ -122,7 +122,7 @@ def test_a_payment_confirmed_during_a_database_outage_is_delivered_and_mailed_on
     running.database.cut()
 
     # when a payment is confirmed meanwhile (its delivery task reaches the worker at once)
-    order = paid_order(sku, "outage@example.com")
+    order = bought(sku, "outage@example.com")
     assert wait_until(
         lambda: "deliver_order_task" in running.worker_log and "Retry in" in running.worker_log, timeout=10
     )
@@ -193,7 +193,7 @@ def test_tasks_queued_when_redis_crashes_are_run_after_it_restarts(stack):
     # given three paid orders whose deliveries wait in the queue (no worker yet)
     sku = factories.SkuFactory(price="10.00")
     factories.stock(sku, 3)
-    orders = [paid_order(sku, f"queued{n}@example.com") for n in range(3)]
+    orders = [bought(sku, f"queued{n}@example.com") for n in range(3)]
 
     # when Redis crashes and is started again, then a worker starts
     time.sleep(0.2)
@@ -216,14 +216,14 @@ def test_a_broker_outage_loses_no_paid_order(running):
     running.redis.kill()
 
     # when a payment is confirmed meanwhile: committed, its delivery task could not be queued
-    during = paid_order(sku, "during@example.com")
+    during = bought(sku, "during@example.com")
     assert status_of(during) == Order.Status.PAID
     time.sleep(OUTAGE)
     running.redis.start()
 
     # then the worker takes tasks again (restarted by its supervisor if it had to be), the sweeper
     # finds the order that was never queued, and a payment made afterwards is delivered as usual
-    after = paid_order(sku, "after@example.com")
+    after = bought(sku, "after@example.com")
     sweep_at = Order.objects.get(pk=during.pk).paid_at + django_settings.DELIVERY_SWEEP_AFTER
     assert services.sweep_undelivered_orders(now=sweep_at) == [during.pk]
     assert wait_until(

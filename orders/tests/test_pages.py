@@ -13,6 +13,7 @@ from accounts.services import credit_wallet
 from catalog.models import Product
 from kamen.money import cny
 from kamen.testing import factories
+from kamen.testing.pages import guest_checkout
 from orders import services
 from orders.models import Order
 from orders.selectors import payments_of
@@ -186,16 +187,7 @@ def test_search_pagination_keeps_the_query(client, db):
 # Orders
 # ---------------------------------------------------------------------------------------------------
 def guest_order(client, sku, quantity=1):
-    response = client.post(
-        reverse("orders:place"),
-        {
-            "sku": sku.pk,
-            "quantity": quantity,
-            "contact_email": "guest@example.com",
-            "lookup_password": "secret-42",
-            "payment_method": "sandbox",
-        },
-    )
+    response = guest_checkout(client, sku, quantity=quantity)
     assert response.status_code == 302
     return Order.objects.get()
 

@@ -7,21 +7,12 @@ from django.urls import reverse
 
 from catalog.models import CardCode
 from kamen.testing import factories
+from kamen.testing.pages import guest_checkout
 from orders.models import Order
 from orders.selectors import payments_of
 from payments.models import PaymentNotification
 
-
-def checkout(client, sku, **overrides):
-    data = {
-        "sku": sku.pk,
-        "quantity": 2,
-        "contact_email": "guest@example.com",
-        "lookup_password": "secret-42",
-        "payment_method": "sandbox",
-        **overrides,
-    }
-    return client.post(reverse("orders:place"), data)
+checkout = guest_checkout
 
 
 @pytest.mark.django_db(transaction=True)

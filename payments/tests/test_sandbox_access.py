@@ -36,7 +36,7 @@ def cashier(client, payment, **extra):
     return client.get(reverse("payments:sandbox", args=[payment.trade_no]), **extra)
 
 
-def pay(client, payment, django_capture_on_commit_callbacks, **extra):
+def pay_at_the_cashier(client, payment, django_capture_on_commit_callbacks, **extra):
     with django_capture_on_commit_callbacks(execute=True):
         return client.post(reverse("payments:sandbox_pay", args=[payment.trade_no]), **extra)
 
@@ -57,7 +57,7 @@ def test_the_cashier_refuses_a_request_from_elsewhere(loopback_sandbox, client, 
 def test_the_pay_action_refuses_a_request_from_elsewhere(
     loopback_sandbox, client, payment, origin, django_capture_on_commit_callbacks
 ):
-    response = pay(client, payment, django_capture_on_commit_callbacks, **origin)
+    response = pay_at_the_cashier(client, payment, django_capture_on_commit_callbacks, **origin)
 
     assert response.status_code == 404
     payment.refresh_from_db()

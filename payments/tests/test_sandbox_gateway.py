@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kamen.testing import factories
 from kamen.testing.outage import celery_broker, free_port
+from kamen.testing.pages import guest_checkout
 from orders.models import Order
 from payments import services
 from payments.models import Payment, PaymentNotification, SandboxTrade
@@ -18,14 +19,7 @@ from payments.providers import sandbox
 @pytest.fixture
 def guest_payment(client, sku):
     """A guest's pending sandbox payment, opened in `client`'s session through the real checkout."""
-    data = {
-        "sku": sku.pk,
-        "quantity": 2,
-        "contact_email": "guest@example.com",
-        "lookup_password": "secret-42",
-        "payment_method": "sandbox",
-    }
-    assert client.post(reverse("orders:place"), data).status_code == 302
+    assert guest_checkout(client, sku).status_code == 302
     return Payment.objects.get()
 
 
