@@ -119,7 +119,7 @@ def notification(payment, n: int, alipay_key) -> str:
         "invoice_amount": amount,
         "buyer_pay_amount": amount,
         "point_amount": "0.00",
-        "subject": f"{payment.order.product_title} {payment.order.sku_name}",
+        "subject": payment.description,
         "buyer_id": f"2088{n:012d}",
         "fund_bill_list": f'[{{"amount":"{amount}","fundChannel":"ALIPAYACCOUNT"}}]',
         "notify_id": uuid.uuid4().hex,
@@ -154,7 +154,7 @@ def seed(count: int) -> list:
     sku = Sku.objects.create(product=product, name="10元面值", price=cny(PRICE))
     stock(sku, count, prefix="CB")
     return [
-        place_order(sku, quantity=1, user=None, contact_email=f"buyer{n}@example.com", payment_method="alipay")
+        place_order(sku, quantity=1, user=None, contact_email=f"buyer{n}@example.com", payment_method="alipay").payment
         for n in range(count)
     ]
 

@@ -187,7 +187,7 @@ def books(sku, mail_folder: Path) -> dict:
     from payments.models import Payment, PaymentNotification, SandboxTrade
 
     close_old_connections()
-    trade_nos = set(Payment.objects.filter(order__sku=sku).values_list("trade_no", flat=True))
+    trade_nos = set(Payment.objects.filter(order_link__order__sku=sku).values_list("trade_no", flat=True))
     paid = set(SandboxTrade.objects.filter(trade_no__in=trade_nos, state="paid").values_list("trade_no", flat=True))
     payments = Payment.objects.filter(trade_no__in=paid)
     confirmed = payments.filter(state=Payment.State.CONFIRMED).count()
@@ -197,7 +197,7 @@ def books(sku, mail_folder: Path) -> dict:
         .distinct()
         .count()
     )
-    orders = Order.objects.filter(payments__trade_no__in=paid)
+    orders = Order.objects.filter(payment_links__payment__trade_no__in=paid)
     delivered = set(orders.filter(status=Order.Status.DELIVERED).values_list("contact_email", flat=True))
     buyers = set(orders.values_list("contact_email", flat=True))
     mails = Counter(address for address in mailed_to(mail_folder) if address in buyers)
