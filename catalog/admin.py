@@ -390,7 +390,7 @@ class CardCodeAdmin(ShopAdmin):
 
     @admin.display(description=gettext_lazy("code"))
     def masked(self, code: CardCode) -> str:
-        return f"{MASK} {code.hint}"
+        return format_html('<span class="masked-code">{} {}</span>', MASK, code.hint)
 
     @admin.display(description=gettext_lazy("order"), ordering="order__number")
     def order_number(self, code: CardCode) -> str:
