@@ -69,7 +69,8 @@ class Stack:
             "TASK_RETRY_BACKOFF_MAX_SECONDS": "2",
         }
         log = self.folder / "worker.log"
-        self.worker = Supervised(celery_command("worker"), env=env, log=log, restart_delay=0.5).start()
+        command = celery_command("worker", concurrency=1)
+        self.worker = Supervised(command, env=env, log=log, restart_delay=0.5).start()
         ready = log.read_text().count(" ready.") if log.exists() else 0
         assert wait_until(lambda: log.read_text().count(" ready.") > ready, timeout=30), log.read_text()[-2000:]
         return self.worker
