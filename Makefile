@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Python caches compiled modules: without it every test process and server compiles Django and the
+# project again (a second each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run dev test install bench lint format worker beat messages
 
@@ -47,7 +50,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 worker: install
-	$(VENV)/bin/celery -A kamen worker -Q delivery,default,mail -l info
+	$(VENV)/bin/celery -A kamen worker -Q delivery,default,mail --without-mingle --without-gossip -l info
 
 beat: install
 	$(VENV)/bin/celery -A kamen beat -l info

@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REDIS_CONF = ROOT / "deploy" / "redis" / "kamen.conf"
+# Workers skip mingle (a second's wait at every start for other workers' revoked-task lists; kamen
+# revokes nothing) and gossip (every worker reading every other's events), as the deployment's do.
+WORKER_FLAGS = ("--without-mingle", "--without-gossip")
 
 
 def free_port() -> int:
@@ -178,7 +181,8 @@ def celery_command(kind: str, *, concurrency: int = 2, state: Path | None = None
     """
     celery = [sys.executable, "-m", "celery", "-A", "kamen"]
     if kind == "worker":
-        return [*celery, "worker", "-Q", "delivery,default,mail", "-c", str(concurrency), "-l", "info"]
+        queues = ["-Q", "delivery,default,mail", *WORKER_FLAGS]
+        return [*celery, "worker", *queues, "-c", str(concurrency), "-l", "info"]
     schedule = (state or Path(tempfile.gettempdir())) / f"kamen-celerybeat-schedule-{os.getpid()}"
     return [*celery, "beat", "-l", "info", "-s", str(schedule)]
 

@@ -36,6 +36,10 @@ GATEWAY_HEADERS = tuple(
 )
 NOTIFICATION_FIELDS = {"trade_no": "P1", "total_amount": "1.00", "trade_status": "SUCCESS", "sign": "0" * 64}
 COMMON_QUERY = ("q", "page", "next", "p", "o")
+# BAD_VALUES by class: the classes kamen.middleware refuses wherever they appear, and those each page judges.
+CLASSES = [[bad for bad in BAD_VALUES if bad.kind == kind] for kind in dict.fromkeys(bad.kind for bad in BAD_VALUES)]
+REFUSED = [variants for variants in CLASSES if variants[0].always_refused]
+JUDGED = [variants for variants in CLASSES if not variants[0].always_refused]
 
 
 @dataclass
@@ -282,33 +286,39 @@ def _values_for(index: int, *, depth: str) -> list[BadValue]:
     of the page. The other classes are judged by the page itself, and go in as deep as its code is
     ours: `depth` "every" sends each variant of each class (the shop's own forms and links: "²" and
     "١٢" fail differently), "each-class" one variant of each class, taken in turn from parameter to
-    parameter (parameters a page never asked for), "one" a single class, in turn (the admin's forms:
-    Django's own fields, which judge every value of a class alike). Path segments get every value.
+    parameter (the admin's links), "one" a single class, in turn (the admin's forms: Django's own
+    fields, which judge every value of a class alike). Path segments get every value.
     """
-    by_kind: dict[str, list[BadValue]] = {}
-    for bad in BAD_VALUES:
-        by_kind.setdefault(bad.kind, []).append(bad)
-    refused = [variants[0] for variants in by_kind.values() if variants[0].always_refused] if index == 0 else []
-    judged = [variants for variants in by_kind.values() if not variants[0].always_refused]
+    refused = [variants[0] for variants in REFUSED] if index == 0 else []
     if depth == "every":
-        return refused + [bad for variants in judged for bad in variants]
+        return refused + [bad for variants in JUDGED for bad in variants]
     if depth == "each-class":
-        return refused + [variants[index % len(variants)] for variants in judged]
-    variants = judged[index % len(judged)]
-    return [*refused, variants[(index // len(judged)) % len(variants)]]
+        return refused + [variants[index % len(variants)] for variants in JUDGED]
+    variants = JUDGED[index % len(JUDGED)]
+    return [*refused, variants[(index // len(JUDGED)) % len(variants)]]
 
 
 def _walk_query(walk: Walk, route: Route, values: dict[str, str], names: set[str]) -> None:
     url = route.url(values)
     shown = not url.startswith("/admin/")
-    for index, name in enumerate([*sorted(names), *sorted(set(COMMON_QUERY) - names)]):
-        for bad in _values_for(index, depth="every" if shown and name in names else "each-class"):
+    for index, name in enumerate(sorted(names)):
+        for bad in _values_for(index, depth="every" if shown else "each-class"):
             walk.send("GET", f"{url}?{urlwalk.bad_query([name], bad)}", strict=bad.always_refused)
+    # The common names no page links to here, which a view may read all the same, go in together,
+    # one request per class: a page that reads any of them reads a bad value.
+    unlinked = sorted(set(COMMON_QUERY) - names)
+    for variants in (JUDGED if names else REFUSED + JUDGED) if unlinked else ():
+        query = "&".join(f"{name}={variants[i % len(variants)].raw}" for i, name in enumerate(unlinked))
+        walk.send("GET", f"{url}?{query}", strict=variants[0].always_refused)
 
 
 def _walk_forms(walk: Walk, forms: list[urlwalk.Form], url: str, allowed=()) -> None:
-    distinct = {tuple(form.fields) for form in forms}
-    for fields in sorted(distinct):
+    # Pages share forms that differ only in the values they carry (every page's language switcher
+    # posts its own address as "next"): one of each set of field names is enough.
+    distinct: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for form in forms:
+        distinct.setdefault(tuple(name for name, _ in form.fields), form.fields)
+    for fields in distinct.values():
         # An inline's "__prefix__" row is the blank template the admin's script copies; the server never reads it.
         names = [name for name in dict(fields) if name != "csrfmiddlewaretoken" and "__prefix__" not in name]
         for index, name in enumerate(names):

@@ -33,7 +33,7 @@ def test_the_units_run_the_commands_the_outage_tests_and_benchmark_run(kind):
 
     assert command[0].endswith("/celery")
     start = tested.index("-A")
-    same = 5 if kind == "worker" else 3  # -A kamen worker -Q <queues> | -A kamen beat
+    same = 7 if kind == "worker" else 3  # -A kamen worker -Q <queues> <flags> | -A kamen beat
     assert command[1 : 1 + same] == tested[start : start + same]
     assert ("-s" in command) == (kind == "beat")  # beat keeps its schedule in its state directory
 
