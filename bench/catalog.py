@@ -1,18 +1,34 @@
-"""Catalog pages under concurrent load: the home page, category listings and product pages.
+"""Catalog pages under load, side by side with the practical limit: a minimal Django view of the same rows.
 
 Seeds 10,000 approved on-shelf products in 20 two-level categories (1-3 SKUs each) and 100,000 free
-card codes, serves kamen with gunicorn against PostgreSQL and GETs pages from 4, then 16, keep-alive
-client threads: home `/`, listing `/c/<top category>/?page=1..50`, product `/p/<pk>/`. Prints p50/p95/p99
-latency, requests per second and errors per page kind as one JSON line.
+card codes, serves kamen with gunicorn against PostgreSQL with its cache on Redis, as deployed, and
+loads it with wrk (installed from apt if missing) from 4, then 16 keep-alive connections: home `/`,
+listing `/c/<top category>/?page=1..50`, product `/p/<pk>/`, search `/search/?q=...` (Chinese words).
+Then again at 16 connections while checkouts hold codes 20 times a second (stock changing under the
+cached pages). Then the same pages from `bench/minimal_site.py` under the same gunicorn settings:
+`ratio_to_minimal` is kamen's requests per second over the minimal site's, per page kind, at 16.
 
-    .venv/bin/python bench/catalog.py      # BENCH_DATABASE_URL, BENCH_SECONDS (per page kind) optional
+Prints p50/p95/p99 latency, requests per second and errors per page kind as one JSON line.
+
+    .venv/bin/python bench/catalog.py      # BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS optional
 """
 
 import os
 import random
+import threading
 import time
 
-from common import SERVER, analyze_database, emit, fresh_database, hammer, log, running_server, setup_django
+from common import (
+    SERVER,
+    Browser,
+    analyze_database,
+    emit,
+    fresh_database,
+    log,
+    running_server,
+    setup_django,
+    wrk,
+)
 
 PRODUCTS = 10_000
 CODES = 100_000
@@ -21,8 +37,11 @@ CHILDREN_PER_TOP = 4  # 4 + 16 = 20 categories
 # Latency at a moderate load, and throughput well past what two cores can serve without queueing.
 CONCURRENCY_LEVELS = (4, 16)
 SECONDS = float(os.environ.get("BENCH_SECONDS", 8))
-MAX_REQUESTS = 50_000
 LISTING_PAGES = 50
+RESERVATIONS_PER_SECOND = 20
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+GAMES = ("腾讯", "原神", "网易", "王者荣耀", "视频会员", "爱奇艺", "Steam", "英雄联盟")
+SEARCHES = ("腾讯", "原神", "视频会员", "王者荣耀", "爱奇艺会员", "Steam")
 
 
 def seed(rng: random.Random) -> tuple[list[str], list[int]]:
@@ -44,7 +63,7 @@ def seed(rng: random.Random) -> tuple[list[str], list[int]]:
         (
             Product(
                 category=rng.choice(children),
-                title=f"游戏点卡 {n} 号",
+                title=f"{GAMES[n % len(GAMES)]} 点卡 {n} 号",
                 description="自动发货，付款后立即可见卡密。" * 5,
                 status=Product.Status.APPROVED,
                 is_on_shelf=True,
@@ -77,10 +96,51 @@ def seed(rng: random.Random) -> tuple[list[str], list[int]]:
     return [top.slug for top in tops], [product.pk for product in products]
 
 
+def reset_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def hold_codes_meanwhile(product_ids: list[int], stop: threading.Event, held: list[int]) -> None:
+    """Checkouts holding one code each, RESERVATIONS_PER_SECOND times a second, until `stop`."""
+    from django.db import connection
+
+    from catalog.models import Sku
+    from orders import services
+
+    rng = random.Random(7)
+    interval = 1 / RESERVATIONS_PER_SECOND
+    next_at = time.monotonic()
+    while not stop.is_set():
+        sku = Sku.objects.filter(product_id=rng.choice(product_ids), codes__status="available").first()
+        if sku is not None:
+            services.place_order(
+                sku,
+                quantity=1,
+                user=None,
+                contact_email="bench@example.com",
+                lookup_password="bench-1234",
+                payment_method="sandbox",
+            )
+            held.append(sku.pk)
+        next_at += interval
+        stop.wait(max(0.0, next_at - time.monotonic()))
+    connection.close()
+
+
+def page_sizes(port: int, kinds: dict) -> dict[str, int]:
+    browser, rng = Browser(port), random.Random(3)
+    sizes = {kind: len(browser.get(next_path(rng)).body.encode()) for kind, next_path in kinds.items()}
+    browser.close()
+    return sizes
+
+
 def main() -> None:
     rng = random.Random(42)
     fresh_database()
-    setup_django()
+    reset_redis()
+    setup_django({"REDIS_URL": REDIS_URL})  # the bench's own checkouts bump the stock versions the server reads
     started = time.perf_counter()
     top_slugs, product_ids = seed(rng)
     analyze_database()
@@ -90,24 +150,48 @@ def main() -> None:
         "home": lambda r: "/",
         "listing": lambda r: f"/c/{r.choice(top_slugs)}/?page={r.randint(1, LISTING_PAGES)}",
         "product": lambda r: f"/p/{r.choice(product_ids)}/",
+        "search": lambda r: f"/search/?q={r.choice(SEARCHES)}&page={r.randint(1, 5)}",
     }
+    paths = {kind: [next_path(random.Random(kind)) for _ in range(5000)] for kind, next_path in kinds.items()}
     figures = {
         "bench": "catalog",
         "products": PRODUCTS,
         "codes": CODES,
         "concurrency": list(CONCURRENCY_LEVELS),
         "server": SERVER,
+        "load_generator": "wrk",
     }
-    with running_server() as port:
-        for next_path in kinds.values():  # warm every worker's templates, caches and connections
-            hammer(port, next_path, threads=max(CONCURRENCY_LEVELS), seconds=SECONDS, max_requests=100)
-        for kind, next_path in kinds.items():
+    with running_server(extra_env={"REDIS_URL": REDIS_URL}) as port:
+        for kind in kinds:  # warm every worker's templates, caches and connections
+            wrk(port, paths[kind], connections=16, seconds=2)
+        sizes = page_sizes(port, kinds)
+        for kind in kinds:
             figures[kind] = {}
-            for clients in CONCURRENCY_LEVELS:
-                log(f"{kind}: {clients} clients for {SECONDS:.0f} s")
-                figures[kind][f"c{clients}"] = hammer(
-                    port, next_path, threads=clients, seconds=SECONDS, max_requests=MAX_REQUESTS
-                )
+            for connections in CONCURRENCY_LEVELS:
+                log(f"{kind}: {connections} connections for {SECONDS:.0f} s")
+                figures[kind][f"c{connections}"] = wrk(port, paths[kind], connections=connections, seconds=SECONDS)
+        stop, held = threading.Event(), []
+        holder = threading.Thread(target=hold_codes_meanwhile, args=(product_ids, stop, held), daemon=True)
+        holder.start()
+        try:
+            for kind in kinds:
+                log(f"{kind}: 16 connections while checkouts hold codes")
+                figures[kind]["c16_while_holding_codes"] = wrk(port, paths[kind], connections=16, seconds=SECONDS)
+        finally:
+            stop.set()
+            holder.join()
+        figures["codes_held_meanwhile_per_second"] = round(len(held) / (SECONDS * len(kinds)), 1)
+
+    minimal_env = {f"BENCH_PAGE_BYTES_{kind.upper()}": str(size) for kind, size in sizes.items()}
+    with running_server(app="bench.minimal_site:application", extra_env=minimal_env) as port:
+        for kind in kinds:
+            wrk(port, paths[kind], connections=16, seconds=2)
+        for kind in kinds:
+            log(f"minimal {kind}: 16 connections for {SECONDS:.0f} s")
+            minimal = wrk(port, paths[kind], connections=16, seconds=SECONDS)
+            figures[kind]["minimal_c16"] = minimal
+            figures[kind]["ratio_to_minimal"] = round(figures[kind]["c16"]["rps"] / max(minimal["rps"], 0.1), 2)
+            figures[kind]["page_bytes"] = sizes[kind]
     emit(figures)
 
 

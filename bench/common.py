@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -132,12 +133,13 @@ def fresh_database() -> None:
     manage("migrate", "--noinput", "-v", "0")
 
 
-def setup_django() -> None:
-    """Django in the bench process, configured exactly like the server."""
+def setup_django(extra_env: dict[str, str] | None = None) -> None:
+    """Django in the bench process, configured exactly like the server (and its `extra_env`)."""
     import django
 
     os.environ.update(app_env())
     os.environ.pop("REDIS_URL", None)  # update() keeps what app_env() left out
+    os.environ.update(extra_env or {})
     django.setup()
 
 
@@ -171,8 +173,9 @@ def running_server(
     threads: int = THREADS,
     extra_env: dict[str, str] | None = None,
     ports: range = PORTS,
+    app: str = "kamen.wsgi:application",
 ) -> Iterator[int]:
-    """gunicorn serving kamen on a free loopback port; yields the port, stops the whole group after.
+    """gunicorn serving kamen (or `app`) on a free loopback port; yields the port, stops the whole group after.
 
     `extra_env` is added to the server's environment only (say REDIS_URL, for a real broker);
     `ports` narrows the range the port is picked from.
@@ -180,8 +183,9 @@ def running_server(
     OUT.mkdir(exist_ok=True)
     manage("collectstatic", "--noinput", "-v", "0")  # DEBUG=False serves hashed names from the manifest
     port = free_port(ports)
-    server_log = OUT / f"{Path(sys.argv[0]).stem}-gunicorn.log"  # the latest run of each benchmark
-    command = [sys.executable, "-m", "gunicorn", "kamen.wsgi:application", f"--bind=127.0.0.1:{port}"]
+    name = Path(sys.argv[0]).stem + ("" if app.startswith("kamen.") else "-" + app.split(":")[0].split(".")[-1])
+    server_log = OUT / f"{name}-gunicorn.log"  # the latest run of each benchmark
+    command = [sys.executable, "-m", "gunicorn", app, f"--bind=127.0.0.1:{port}"]
     command += [f"--workers={workers}", "--worker-class=gthread", f"--threads={threads}", "--backlog=2048"]
     command += ["--timeout=120", f"--graceful-timeout={STOP_TIMEOUT}"]
     with server_log.open("w") as output:
@@ -339,4 +343,73 @@ def hammer(
         "rps": round(len(latencies) / wall, 1),
         "requests": len(latencies) + len(errors),
         "errors": len(errors),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# wrk: load from a generator that leaves the cores to the server
+# ---------------------------------------------------------------------------------------------------
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local counter = 0
+local mean_ms = %(mean_ms)s
+
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+
+-- An open model when a rate is asked for: each connection waits an exponential time between requests,
+-- so arrivals do not slow down when the server does (as long as connections are left).
+if mean_ms > 0 then
+  delay = function() return -math.log(1 - math.random()) * mean_ms end
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "errors": %%d, "p50_us": %%d, "p95_us": %%d, "p99_us": %%d, "duration_us": %%d}\\n',
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    """The wrk binary, installed from Debian's packages if missing."""
+    found = shutil.which("wrk")
+    if found is None:
+        log("wrk is missing; installing it (apt-get install wrk)")
+        quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=False, **quiet)
+        if shutil.which("wrk") is None:
+            subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=True, **quiet)
+        found = shutil.which("wrk")
+    return found
+
+
+def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: float = 0) -> dict:
+    """GET `paths` in turn from `connections` keep-alive connections for `seconds`; p50/p95/p99, rps, errors.
+
+    With `rate` (requests per second over all connections) each connection spaces its requests out at
+    random, an open-model load; without, every connection sends its next request at once.
+    """
+    mean_ms = connections * 1000 / rate if rate else 0
+    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths), "mean_ms": f"{mean_ms:.3f}"}
+    OUT.mkdir(exist_ok=True)
+    script_file = OUT / f"wrk-{os.getpid()}.lua"
+    script_file.write_text(script)
+    threads = 1 if connections < 64 else 2
+    command = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout=10s"]
+    command += ["-s", str(script_file), f"http://127.0.0.1:{port}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    return {
+        "p50_ms": round(result["p50_us"] / 1000, 1),
+        "p95_ms": round(result["p95_us"] / 1000, 1),
+        "p99_ms": round(result["p99_us"] / 1000, 1),
+        "rps": round(result["requests"] / (result["duration_us"] / 1e6), 1),
+        "requests": result["requests"],
+        "errors": result["errors"],
     }

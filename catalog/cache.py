@@ -1,15 +1,24 @@
-"""Cached catalog fragments that never show stale stock.
+"""Cached catalog pages that never show stale stock.
 
-List pages cache their rendered product grid under a key that includes a catalog generation. Every
-change to available stock, and every staff edit of what list pages show, bumps the generation, so the
-next list page is rendered from the database again. FRAGMENT_SECONDS bounds anything else.
+Two counters in the shared cache say when a cached page is out of date:
 
-While Redis is unreachable fragments are rendered from the database every time: a process-local
-generation would not see the stock changes made by other processes. A bump that could not reach
-Redis is made up for as soon as it is back.
+- the catalog generation, bumped by every staff edit of what pages show (products, prices, categories,
+  moderation): every cached page and fragment holds it in its key;
+- a stock version per product, bumped whenever the product's free codes change (a checkout holds
+  codes, an expiry gives them back, an import adds some, staff void some): the product page holds it
+  in its key, so a sale on one product re-renders that product's page and no other.
+
+List pages (home, categories, search) show the stock of many products: their cached markup carries
+slots that `catalog.live_stock` fills from the database as each page is served, so stock changes
+never throw them away.
+
+While Redis is unreachable nothing is cached: a process-local counter would not see the changes made
+by other processes. A bump that could not reach Redis is made up for, as a new generation, as soon as
+it is back. FRAGMENT_SECONDS bounds anything else.
 """
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -19,16 +28,17 @@ from django.utils.translation import get_language
 from kamen.cache import shared_cache_available
 
 GENERATION_KEY = "catalog:stock-generation"
+STOCK_VERSION_KEY = "catalog:stock:{}"
 FRAGMENT_SECONDS = 30
 
 T = TypeVar("T")
 
-# A stock change this process made while Redis was away, still to be announced to the others.
+# A change this process made while Redis was away, still to be announced to the others.
 _bump_owed = False
 
 
 def catalog_changed() -> None:
-    """Call after changing stock or products: bumps now, and again on commit, so no reader caches old data.
+    """Call after a staff edit of what pages show: bumps now, and again on commit, so no reader caches old data.
 
     The bump after commit never raises: the change is committed and must not become an error page.
     """
@@ -36,26 +46,58 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump, robust=True)
 
 
+def stock_changed(product_ids: Iterable[int]) -> None:
+    """Call after changing the free codes of these products; bumps their stock versions now and on commit."""
+    keys = [STOCK_VERSION_KEY.format(pk) for pk in set(product_ids)]
+    if keys:
+        _bump_stock(keys)
+        transaction.on_commit(lambda: _bump_stock(keys), robust=True)
+
+
 def _bump() -> None:
     global _bump_owed
     try:
         cache.incr(GENERATION_KEY)
-    except ValueError:  # not in the cache yet (or evicted): any new value starts a new generation
-        cache.set(GENERATION_KEY, 1, None)
+    except ValueError:  # not in the cache yet, or evicted
+        cache.set(GENERATION_KEY, _fresh(), None)
     _bump_owed = not shared_cache_available()
 
 
+def _bump_stock(keys: list[str]) -> None:
+    global _bump_owed
+    for key in keys:
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, _fresh(), None)
+    if not shared_cache_available():
+        _bump_owed = True
+
+
+def _fresh() -> int:
+    """A starting value no earlier counter held: a counter evicted and started again must not match
+    pages cached under its old values."""
+    return time.time_ns()
+
+
+def generation() -> int:
+    if _bump_owed and shared_cache_available():
+        _bump()
+    return cache.get_or_set(GENERATION_KEY, _fresh, None)
+
+
+def stock_version(product_id: int) -> int:
+    return cache.get_or_set(STOCK_VERSION_KEY.format(product_id), _fresh, None)
+
+
 def fragment_key(*parts: object) -> str:
-    generation = cache.get_or_set(GENERATION_KEY, 1, None)
-    return ":".join(["catalog", str(generation), get_language() or "", *map(str, parts)])
+    return ":".join(["catalog", str(generation()), get_language() or "", *map(str, parts)])
 
 
 def cached_fragment(parts: tuple[object, ...], render: Callable[[], T]) -> T:
     """What `render` returns, cached for this catalog generation; rendered afresh while Redis is away."""
     if not shared_cache_available():
         return render()
-    if _bump_owed:
-        _bump()
     key = fragment_key(*parts)
     value = cache.get(key)
     if value is None:

@@ -1,5 +1,7 @@
 """Catalog reads: only approved, on-shelf products reach shoppers; stock is the exact count of free codes."""
 
+from collections.abc import Iterable
+
 from django.db.models import Count, IntegerField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -42,36 +44,42 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
 
 
 def with_figures(products: list[Product]) -> list[Product]:
-    """Set `min_price` and `stock` on one page of products: two grouped queries, whatever the page size."""
+    """Set `min_price`, `price_varies` and `has_manual` on one page of products: two grouped queries,
+    whatever the page size. Stock is not among them: list pages fill it in as they are served
+    (`free_codes_by_product`, catalog.live_stock)."""
     ids = [p.pk for p in products]
     prices = {
-        product_id: (low, high)
-        for product_id, low, high in Sku.objects.filter(product_id__in=ids, is_active=True)
+        product_id: (low, high, manual)
+        for product_id, low, high, manual in Sku.objects.filter(product_id__in=ids, is_active=True)
         .order_by()
         .values("product_id")
-        .annotate(low=Min("price"), high=Max("price"))
-        .values_list("product_id", "low", "high")
+        .annotate(
+            low=Min("price"),
+            high=Max("price"),
+            manual=Count("id", filter=Q(delivery_kind=Sku.DeliveryKind.MANUAL)),
+        )
+        .values_list("product_id", "low", "high", "manual")
     }
-    stock = dict(
-        CardCode.objects.filter(sku__product_id__in=ids, sku__is_active=True, status=CardCode.Status.AVAILABLE)
+    for product in products:
+        low, high, manual = prices.get(product.pk, (None, None, 0))
+        product.min_price = cny(low) if low is not None else None
+        # Specs at different prices: the card shows the lowest with 起 ("from").
+        product.price_varies = low is not None and high != low
+        product.has_manual = manual > 0
+    return products
+
+
+def free_codes_by_product(product_ids: Iterable[int]) -> dict[int, int]:
+    """Free codes of each product's active Skus, by product id (products without any are left out)."""
+    return dict(
+        CardCode.objects.filter(
+            sku__product_id__in=list(product_ids), sku__is_active=True, status=CardCode.Status.AVAILABLE
+        )
         .order_by()
         .values("sku__product_id")
         .annotate(n=Count("id"))
         .values_list("sku__product_id", "n")
     )
-    manual = set(
-        Sku.objects.filter(product_id__in=ids, is_active=True, delivery_kind=Sku.DeliveryKind.MANUAL).values_list(
-            "product_id", flat=True
-        )
-    )
-    for product in products:
-        low, high = prices.get(product.pk, (None, None))
-        product.min_price = cny(low) if low is not None else None
-        # Specs at different prices: the card shows the lowest with 起 ("from").
-        product.price_varies = low is not None and high != low
-        product.stock = stock.get(product.pk, 0)
-        product.has_manual = product.pk in manual
-    return products
 
 
 def hot_products(limit: int = 8) -> list[Product]:

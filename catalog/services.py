@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 
 from . import crypto
-from .cache import catalog_changed
+from .cache import catalog_changed, stock_changed
 from .locks import lock_product
 from .models import CardCode, CardCodeReveal, Product, Sku
 
@@ -90,7 +90,7 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
         CardCode.objects.bulk_create(new_codes, batch_size=2000, ignore_conflicts=True)
         added = CardCode.objects.filter(sku=sku).count() - before
         if added:
-            catalog_changed()
+            stock_changed([sku.product_id])
     # A concurrent import into the same Sku can make `added` overshoot; never report negative duplicates.
     return ImportResult(added=added, duplicates=max(len(pairs) - added, 0), blank=blank, invalid=invalid)
 
@@ -155,11 +155,13 @@ def void_codes(code_ids: Iterable[int], *, actor: User | None) -> int:
 
     Only available codes are voided: a reserved or sold code belongs to an order and stays as it is.
     """
-    voided = CardCode.objects.filter(pk__in=list(code_ids), status=CardCode.Status.AVAILABLE).update(
+    code_ids = list(code_ids)
+    products = set(CardCode.objects.filter(pk__in=code_ids).values_list("sku__product_id", flat=True))
+    voided = CardCode.objects.filter(pk__in=code_ids, status=CardCode.Status.AVAILABLE).update(
         status=CardCode.Status.VOID
     )
     if voided:
-        catalog_changed()
+        stock_changed(products)
     logger.info("%s card codes voided by %s", voided, actor)
     return voided
 

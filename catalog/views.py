@@ -8,28 +8,32 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from kamen import page_cache
 from kamen.parsing import parse_id
 
-from . import selectors
-from .cache import cached_fragment
+from . import live_stock, selectors
+from .cache import cached_fragment, generation
 
 PAGE_SIZE = 20
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    def shelves() -> str:
-        context = {
-            "hot_products": selectors.hot_products(),
-            "latest": selectors.with_figures(list(selectors.listing()[:12])),
-        }
-        return render_to_string("catalog/_home_shelves.html", context, request=request)
+    def page() -> HttpResponse:
+        def shelves() -> str:
+            context = {
+                "hot_products": selectors.hot_products(),
+                "latest": selectors.with_figures(list(selectors.listing()[:12])),
+            }
+            return render_to_string("catalog/_home_shelves.html", context, request=request)
 
-    html = cached_fragment(("home",), shelves)
-    return render(request, "catalog/home.html", {"shelves": mark_safe(html)})  # noqa: S308 - our own render
+        html = cached_fragment(("home",), shelves)
+        return render(request, "catalog/home.html", {"shelves": mark_safe(html)})  # noqa: S308 - our own render
+
+    return page_cache.serve(request, ("home", generation()), page, fill=live_stock.fill)
 
 
 def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
-    """The product grid and pager of one list page, rendered once per stock generation."""
+    """The product grid and pager of one list page, rendered once per catalog generation."""
     # Digits only in the cache key: any other text would be a new key for the same first page.
     page_number = str(parse_id(request.GET.get("page")) or 1)
 
@@ -49,13 +53,20 @@ def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: s
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:
-    current = selectors.get_active_category(slug)
-    context = _results(request, lambda: selectors.listing(category=current), scope=f"c{current.pk}")
-    return render(request, "catalog/listing.html", {**context, "category": current})
+    def page() -> HttpResponse:
+        current = selectors.get_active_category(slug)
+        context = _results(request, lambda: selectors.listing(category=current), scope=f"c{current.pk}")
+        return render(request, "catalog/listing.html", {**context, "category": current})
+
+    return page_cache.serve(request, ("c", generation()), page, query_names=("page",), fill=live_stock.fill)
 
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:60]
-    scope = "q" + hashlib.sha256(query.encode()).hexdigest()[:16]
-    context = _results(request, lambda: selectors.listing(query=query), scope=scope, query=query)
-    return render(request, "catalog/listing.html", {**context, "query": query})
+
+    def page() -> HttpResponse:
+        scope = "q" + hashlib.sha256(query.encode()).hexdigest()[:16]
+        context = _results(request, lambda: selectors.listing(query=query), scope=scope, query=query)
+        return render(request, "catalog/listing.html", {**context, "query": query})
+
+    return page_cache.serve(request, ("q", generation()), page, query_names=("q", "page"), fill=live_stock.fill)

@@ -10,8 +10,10 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts.services import InsufficientBalance
+from catalog import cache as catalog_cache
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
+from kamen import page_cache
 from kamen.parsing import parse_id
 from payments import services as payment_services
 from payments.models import Payment
@@ -32,8 +34,10 @@ def _user(request: HttpRequest):
 
 
 def product(request: HttpRequest, pk: int) -> HttpResponse:
-    """The product page: specs with their stock, and the checkout form."""
-    return render_product(request, catalog_selectors.get_visible_product(pk))
+    """The product page: specs with their stock, and the checkout form; cached for visitors not
+    signed in until the catalog changes or this product's stock does."""
+    parts = ("p", pk, catalog_cache.generation(), catalog_cache.stock_version(pk))
+    return page_cache.serve(request, parts, lambda: render_product(request, catalog_selectors.get_visible_product(pk)))
 
 
 def render_product(

@@ -72,7 +72,7 @@ def test_stock_counts_only_available_codes(sku):
     assert selectors.available_stock(sku) == 3
     assert selectors.skus_with_stock(sku.product)[0].stock == 3
     product = selectors.with_figures([sku.product])[0]
-    assert product.stock == 3 and product.min_price.amount == 10
+    assert selectors.free_codes_by_product([product.pk]) == {product.pk: 3} and product.min_price.amount == 10
 
 
 @pytest.mark.parametrize("status", ["draft", "pending", "rejected"])

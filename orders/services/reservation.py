@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from catalog.cache import catalog_changed
+from catalog.cache import stock_changed
 from catalog.locks import lock_free_codes
 from catalog.models import CardCode
 
@@ -34,7 +34,7 @@ def reserve_codes(order: Order, count: int) -> int:
     if held != count:
         # Cannot happen while the rows are locked; if it ever does, undo the whole checkout.
         raise OutOfStock(_("Not enough stock left."))
-    catalog_changed()
+    stock_changed([order.sku.product_id])
     return held
 
 
@@ -43,5 +43,5 @@ def release_codes(order: Order) -> int:
         status=CardCode.Status.AVAILABLE, order=None, reserved_until=None
     )
     if released:
-        catalog_changed()
+        stock_changed([order.sku.product_id])
     return released

@@ -1,0 +1,76 @@
+"""Whole pages for visitors who are not signed in, cached with what differs per visitor punched out.
+
+Most catalog traffic is anonymous and sees the same page, and the header, navigation, grid and footer
+cost more to render than the rows behind them. A page is stored with its CSRF token replaced by a
+placeholder; each visitor gets a token of their own put back (and the CSRF cookie set) as it is served.
+
+A page is cached only for a GET or HEAD by a visitor who is not signed in and has no messages waiting,
+whose query names are all ones the view reads, while the shared cache is reachable, and only if the
+view answered 200. The key holds the language and the full address (the page links back to itself to
+switch language and to sign in); the caller adds what the content depends on (a catalog generation,
+a stock version).
+"""
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.translation import get_language
+
+from .cache import shared_cache_available
+
+PAGE_SECONDS = 30
+CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
+# What {% csrf_token %} renders; a token is letters and digits, so the placeholder can stand in its place.
+CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
+
+
+def cacheable(request: HttpRequest, query_names: Iterable[str] = ()) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.user.is_authenticated
+        and set(request.GET) <= set(query_names)
+        and not len(get_messages(request))
+        and shared_cache_available()
+    )
+
+
+def page_key(request: HttpRequest, parts: Iterable[object]) -> str:
+    address = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:24]
+    return ":".join(["page", get_language() or "", *map(str, parts), address])
+
+
+def serve(
+    request: HttpRequest,
+    parts: Iterable[object],
+    render: Callable[[], HttpResponse],
+    *,
+    query_names: Iterable[str] = (),
+    fill: Callable[[str], str] | None = None,
+) -> HttpResponse:
+    """The page `render` makes, from the cache when it may be; `fill` completes it as it is served
+    (cached or not), e.g. with live stock counts."""
+    if not cacheable(request, query_names):
+        return _filled(render(), fill)
+    key = page_key(request, parts)
+    stored = cache.get(key)
+    if stored is None:
+        response = render()
+        if response.status_code != 200 or response.cookies:  # a view that sets a cookie answered one visitor
+            return _filled(response, fill)
+        html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
+        stored = (html, response["Content-Type"])
+        cache.set(key, stored, PAGE_SECONDS)
+    html, content_type = stored
+    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return HttpResponse(fill(html) if fill else html, content_type=content_type)
+
+
+def _filled(response: HttpResponse, fill: Callable[[str], str] | None) -> HttpResponse:
+    if fill is not None and response.status_code == 200 and not response.streaming:
+        response.content = fill(response.content.decode())
+    return response
