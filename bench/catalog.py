@@ -17,6 +17,7 @@ import os
 import random
 import threading
 import time
+from urllib.parse import quote
 
 from common import (
     SERVER,
@@ -129,9 +130,9 @@ def hold_codes_meanwhile(product_ids: list[int], stop: threading.Event, held: li
     connection.close()
 
 
-def page_sizes(port: int, kinds: dict) -> dict[str, int]:
-    browser, rng = Browser(port), random.Random(3)
-    sizes = {kind: len(browser.get(next_path(rng)).body.encode()) for kind, next_path in kinds.items()}
+def page_sizes(port: int, paths: dict[str, list[str]]) -> dict[str, int]:
+    browser = Browser(port)
+    sizes = {kind: len(browser.get(kind_paths[0]).body.encode()) for kind, kind_paths in paths.items()}
     browser.close()
     return sizes
 
@@ -152,7 +153,10 @@ def main() -> None:
         "product": lambda r: f"/p/{r.choice(product_ids)}/",
         "search": lambda r: f"/search/?q={r.choice(SEARCHES)}&page={r.randint(1, 5)}",
     }
-    paths = {kind: [next_path(random.Random(kind)) for _ in range(5000)] for kind, next_path in kinds.items()}
+    paths = {}
+    for kind, next_path in kinds.items():
+        kind_rng = random.Random(kind)
+        paths[kind] = [quote(next_path(kind_rng), safe="/?=&") for _ in range(5000)]
     figures = {
         "bench": "catalog",
         "products": PRODUCTS,
@@ -163,8 +167,8 @@ def main() -> None:
     }
     with running_server(extra_env={"REDIS_URL": REDIS_URL}) as port:
         for kind in kinds:  # warm every worker's templates, caches and connections
-            wrk(port, paths[kind], connections=16, seconds=2)
-        sizes = page_sizes(port, kinds)
+            wrk(port, paths[kind], connections=16, seconds=4)
+        sizes = page_sizes(port, paths)
         for kind in kinds:
             figures[kind] = {}
             for connections in CONCURRENCY_LEVELS:

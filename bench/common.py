@@ -390,13 +390,15 @@ def ensure_wrk() -> str:
 
 
 def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: float = 0) -> dict:
-    """GET `paths` in turn from `connections` keep-alive connections for `seconds`; p50/p95/p99, rps, errors.
+    """GET `paths` (percent-encoded) in turn from `connections` keep-alive connections for `seconds`.
+
+    Returns p50/p95/p99 latency, requests per second, requests and errors (non-2xx/3xx included).
 
     With `rate` (requests per second over all connections) each connection spaces its requests out at
     random, an open-model load; without, every connection sends its next request at once.
     """
     mean_ms = connections * 1000 / rate if rate else 0
-    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths), "mean_ms": f"{mean_ms:.3f}"}
+    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(path) for path in paths), "mean_ms": f"{mean_ms:.3f}"}
     OUT.mkdir(exist_ok=True)
     script_file = OUT / f"wrk-{os.getpid()}.lua"
     script_file.write_text(script)
@@ -404,6 +406,7 @@ def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: 
     command = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout=10s"]
     command += ["-s", str(script_file), f"http://127.0.0.1:{port}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    script_file.unlink()
     result = json.loads(output.strip().splitlines()[-1])
     return {
         "p50_ms": round(result["p50_us"] / 1000, 1),

@@ -1,12 +1,13 @@
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+
+from .lookup_passwords import check_lookup_password
 
 
 def new_order_number() -> str:
@@ -97,7 +98,7 @@ class Order(models.Model):
         return reverse("orders:secret", args=[self.number, self.access_token])
 
     def check_lookup_password(self, raw: str) -> bool:
-        return bool(self.lookup_password) and check_password(raw, self.lookup_password)
+        return check_lookup_password(raw, self.lookup_password)
 
     @property
     def is_final(self) -> bool:

@@ -3,7 +3,7 @@
 Every move of an order goes through `transition`, inside a transaction, with an OrderEvent row.
 """
 
-from .checkout import LookupPasswordHasher, PlacedOrder, cancel_order, place_order
+from .checkout import PlacedOrder, cancel_order, place_order
 from .delivery import deliver_manually, deliver_order, enqueue_delivery, fail_delivery, mark_paid, retry_delivery
 from .mail import claim_delivery_email, record_delivery_email, sweep_unsent_delivery_emails
 from .refunds import (
@@ -21,7 +21,6 @@ from .sweepers import expire_unpaid_orders, sweep_undelivered_orders
 
 __all__ = [
     "CheckoutError",
-    "LookupPasswordHasher",
     "OutOfStock",
     "PlacedOrder",
     "approve_refund",

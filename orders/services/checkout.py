@@ -4,11 +4,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -21,28 +19,10 @@ from payments.models import Payment
 from payments.providers import get_provider
 
 from ..locks import lock_order
+from ..lookup_passwords import hash_lookup_password
 from ..models import ORDER_PURPOSE, Order, OrderEvent, OrderPayment
 from .reservation import CheckoutError, OutOfStock, release_codes, reserve_codes
 from .states import transition
-
-
-class LookupPasswordHasher(Argon2PasswordHasher):
-    """Argon2id at OWASP's lighter setting (19 MiB, 2 passes, 1 lane) for guest lookup passwords.
-
-    A lookup password is a second factor beside an unguessable order number and a rate-limited
-    lookup; the default 100 MiB x 8 lanes would cost every checkout ~200 ms of CPU during a sale.
-    Verification reads the parameters from the hash, so `check_password` needs nothing special.
-    """
-
-    memory_cost = 19 * 1024
-    time_cost = 2
-    parallelism = 1
-
-
-def lookup_password_hasher():
-    """The hasher for guest lookup passwords (settings.LOOKUP_PASSWORD_HASHER)."""
-    return import_string(settings.LOOKUP_PASSWORD_HASHER)()
-
 
 OUT_OF_STOCK = _("Sorry, this item is out of stock (or fewer are left than you asked for).")
 
@@ -85,7 +65,7 @@ def place_order(
         raise OutOfStock(str(OUT_OF_STOCK))
     quote = pricing.quote(sku, quantity, user=user)
     # Hash before the transaction so row locks are held only briefly.
-    password_hash = make_password(lookup_password, hasher=lookup_password_hasher()) if lookup_password else ""
+    password_hash = hash_lookup_password(lookup_password)
     now = timezone.now()
     with transaction.atomic():
         order = Order.objects.create(

@@ -3,6 +3,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -235,8 +236,25 @@ def test_a_price_change_after_checkout_does_not_change_the_order(sku, pay):
 
 
 @pytest.mark.usefixtures("shipped_password_hashing")
-def test_guest_lookup_passwords_are_stored_as_argon2id_at_the_lighter_cost(sku):
-    order = factories.place_order(sku, quantity=1).order
+def test_guest_lookup_passwords_are_stored_as_salted_keyed_hashes(sku, settings):
+    first = factories.place_order(sku, quantity=1).order
+    second = factories.place_order(sku, quantity=1).order
 
-    assert order.lookup_password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert first.lookup_password.startswith("lookup_hmac_sha256$") and "pw-1234" not in first.lookup_password
+    assert first.lookup_password != second.lookup_password  # same password, own salt
+    assert first.check_lookup_password("pw-1234") and not first.check_lookup_password("pw-1235")
+
+    # A retired key still opens the orders hashed under it; a hash under a key the shop never had does not.
+    settings.SECRET_KEY_FALLBACKS, settings.SECRET_KEY = [settings.SECRET_KEY], "a-new-secret-key-" + "x" * 40
+    assert first.check_lookup_password("pw-1234")
+    settings.SECRET_KEY_FALLBACKS = []
+    assert not first.check_lookup_password("pw-1234")
+
+
+@pytest.mark.usefixtures("shipped_password_hashing")
+def test_an_order_placed_when_lookup_passwords_were_argon2_still_opens_with_its_password(sku):
+    order = factories.place_order(sku, quantity=1).order
+    order.lookup_password = make_password("pw-1234", hasher="argon2")
+    order.save(update_fields=["lookup_password"])
+
     assert order.check_lookup_password("pw-1234") and not order.check_lookup_password("pw-1235")
