@@ -90,6 +90,35 @@ def stock_version(product_id: int) -> int:
     return cache.get_or_set(STOCK_VERSION_KEY.format(product_id), _fresh, None)
 
 
+def stock_versions(product_ids: Iterable[int]) -> dict[int, int]:
+    """The stock version of each product, in one round trip (two when some were never read)."""
+    keys = {pk: STOCK_VERSION_KEY.format(pk) for pk in set(product_ids)}
+    found = cache.get_many(keys.values())
+    for key in set(keys.values()) - set(found):
+        cache.add(key, _fresh(), None)
+        found[key] = cache.get(key)
+    return {pk: found[key] for pk, key in keys.items() if found.get(key) is not None}
+
+
+def free_codes(product_ids: Iterable[int], count: Callable[[list[int]], dict[int, int]]) -> dict[int, int]:
+    """Free codes per product, cached under each product's stock version; `count` reads the database
+    for the products whose count is not cached at their current version."""
+    product_ids = list(set(product_ids))
+    if not shared_cache_available():
+        return count(product_ids)
+    # The generation too: versions bumped while Redis was away are made up for by a new generation.
+    current = generation()
+    keys = {pk: f"catalog:free:{current}:{pk}:{version}" for pk, version in stock_versions(product_ids).items()}
+    cached = cache.get_many(keys.values())
+    counts = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [pk for pk in product_ids if pk not in counts]
+    if missing:
+        fresh = count(missing)
+        counts.update({pk: fresh.get(pk, 0) for pk in missing})
+        cache.set_many({keys[pk]: counts[pk] for pk in missing if pk in keys}, FRAGMENT_SECONDS)
+    return {pk: n for pk, n in counts.items() if n}
+
+
 def fragment_key(*parts: object) -> str:
     return ":".join(["catalog", str(generation()), get_language() or "", *map(str, parts)])
 

@@ -1,10 +1,11 @@
-"""Stock on list pages, filled in from the database as each page is served.
+"""Stock on list pages, filled in as each page is served.
 
 A product card's stock parts (the "auto delivery" flag and the stock badge) are rendered as slots,
-HTML comments naming the product; the markup around them may come from a cache of any age.
-`fill` counts the free codes of every product on the page in one query and renders each slot, so
-the count a shopper reads is the database's at that moment. A product's title or any other text
-cannot forge a slot: it is escaped, and "<" never reaches the page as itself.
+HTML comments naming the product; the markup around them may come from a cache of any age. `fill`
+reads the free codes of every product on the page and renders each slot: counts come from the cache
+under each product's stock version (catalog.cache.free_codes), which every change of its codes
+bumps, or else from the database in one query. A product's title or any other text cannot forge a
+slot: it is escaped, and "<" never reaches the page as itself.
 """
 
 import re
@@ -14,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from . import selectors
+from .cache import free_codes
 
 SLOT = re.compile(r"<!--stock:(flag|badge):(\d+):([01])-->")
 
@@ -27,17 +29,19 @@ def fill(html: str) -> str:
     product_ids = {int(match[2]) for match in SLOT.finditer(html)}
     if not product_ids:
         return html
-    stock = selectors.free_codes_by_product(product_ids)
+    stock = free_codes(product_ids, selectors.free_codes_by_product)
+    flag = format_html('<span class="pcard-flag flag-auto">{}</span>', _("Auto delivery"))
+    manual_badge = format_html('<span class="badge badge-manual">{}</span>', _("Manual delivery"))
+    sold_out = format_html('<span class="badge badge-soldout">{}</span>', _("Sold out"))
+    in_stock = format_html('<span class="badge badge-stock">{}</span>', _("Stock %(n)s"))
 
     def render(match: re.Match) -> str:
         part, product_id, manual = match[1], int(match[2]), match[3] == "1"
         count = stock.get(product_id, 0)
         if part == "flag":
-            return format_html('<span class="pcard-flag flag-auto">{}</span>', _("Auto delivery")) if count else ""
+            return flag if count else ""
         if count:
-            return format_html('<span class="badge badge-stock">{}</span>', _("Stock %(n)s") % {"n": count})
-        if manual:
-            return format_html('<span class="badge badge-manual">{}</span>', _("Manual delivery"))
-        return format_html('<span class="badge badge-soldout">{}</span>', _("Sold out"))
+            return in_stock % {"n": count}
+        return manual_badge if manual else sold_out
 
     return SLOT.sub(render, html)

@@ -1,10 +1,11 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
-from . import crypto
+from . import crypto, search
 
 
 class Category(models.Model):
@@ -79,6 +80,10 @@ class Product(models.Model):
     sort_order = models.IntegerField(_("sort order"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # What search reads (catalog/search.py): the terms of the title, of brand and keywords, of the description.
+    search_title = models.TextField(blank=True, default="", editable=False)
+    search_keywords = models.TextField(blank=True, default="", editable=False)
+    search_body = models.TextField(blank=True, default="", editable=False)
 
     objects = ProductQuerySet.as_manager()
 
@@ -91,6 +96,8 @@ class Product(models.Model):
             models.Index(fields=["status", "is_on_shelf", "category", "sort_order", "-id"], name="product_listing"),
             models.Index(fields=["status", "is_on_shelf", "sort_order", "-id"], name="product_latest"),
             models.Index(fields=["status", "is_on_shelf", "is_hot"], name="product_hot"),
+            # PostgreSQL only (the migration skips it elsewhere): full-text search over the terms.
+            GinIndex(search.VECTOR, name="product_search"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -101,6 +108,13 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        search.fill(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(search.SOURCE_FIELDS):
+            kwargs["update_fields"] = {*update_fields, *search.FIELDS}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         # The product page is where checkout starts, so the orders app serves it.

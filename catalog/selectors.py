@@ -8,6 +8,7 @@ from django.http import Http404
 
 from kamen.money import cny
 
+from . import search
 from .models import BuyerField, CardCode, Category, Product, Sku
 
 
@@ -32,14 +33,9 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
         products = products.filter(category_id__in=[category.pk, *children])
     if query:
         # Shoppers search by what they know: the game or service (category), the brand, a nickname.
-        products = products.filter(
-            Q(title__icontains=query)
-            | Q(brand__icontains=query)
-            | Q(keywords__icontains=query)
-            | Q(category__name__icontains=query)
-            | Q(category__parent__name__icontains=query)
-            | Q(description__icontains=query)
-        )
+        named = Q(name__icontains=query) | Q(parent__name__icontains=query)
+        categories = list(Category.objects.filter(named, is_active=True).values_list("pk", flat=True))
+        products = search.matching(products, query, categories=categories)
     return products
 
 

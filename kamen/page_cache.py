@@ -23,7 +23,9 @@ from django.utils.translation import get_language
 
 from .cache import shared_cache_available
 
-PAGE_SECONDS = 30
+# Keys carry what a page depends on (a generation, a stock version), so a changed page is never read
+# again; the lifetime only bounds the memory that pages nobody asks for take.
+PAGE_SECONDS = 300
 CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
 # What {% csrf_token %} renders; a token is letters and digits, so the placeholder can stand in its place.
 CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
