@@ -20,6 +20,9 @@ import time
 from urllib.parse import quote
 
 from common import (
+    CODES,
+    PRODUCTS,
+    SEARCHES,
     SERVER,
     Browser,
     analyze_database,
@@ -27,14 +30,11 @@ from common import (
     fresh_database,
     log,
     running_server,
+    seed_catalog,
     setup_django,
     wrk,
 )
 
-PRODUCTS = 10_000
-CODES = 100_000
-TOP_CATEGORIES = 4
-CHILDREN_PER_TOP = 4  # 4 + 16 = 20 categories
 # Latency at a moderate load, and throughput well past what two cores can serve without queueing.
 CONCURRENCY_LEVELS = (4, 16)
 SECONDS = float(os.environ.get("BENCH_SECONDS", 8))
@@ -42,60 +42,6 @@ LISTING_PAGES = 50
 RESERVATIONS_PER_SECOND = 20
 HOT_PRODUCTS = 1_000
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-GAMES = ("腾讯", "原神", "网易", "王者荣耀", "视频会员", "爱奇艺", "Steam", "英雄联盟")
-SEARCHES = ("腾讯", "原神", "视频会员", "王者荣耀", "爱奇艺会员", "Steam")
-
-
-def seed(rng: random.Random) -> tuple[list[str], list[int]]:
-    """Categories, products, SKUs and pre-encrypted codes in bulk; returns top slugs and product ids."""
-
-    from catalog import crypto, search
-    from catalog.models import CardCode, Category, Product, Sku
-    from kamen.money import cny
-
-    tops = Category.objects.bulk_create(
-        Category(name=f"大类{t}", slug=f"top-{t}", sort_order=t) for t in range(TOP_CATEGORIES)
-    )
-    children = Category.objects.bulk_create(
-        Category(parent=top, name=f"{top.name}-小类{c}", slug=f"{top.slug}-sub-{c}", sort_order=c)
-        for top in tops
-        for c in range(CHILDREN_PER_TOP)
-    )
-    products = [
-        Product(
-            category=rng.choice(children),
-            title=f"{GAMES[n % len(GAMES)]} 点卡 {n} 号",
-            description="自动发货，付款后立即可见卡密。" * 5,
-            status=Product.Status.APPROVED,
-            is_on_shelf=True,
-            is_hot=n % 100 == 0,
-        )
-        for n in range(PRODUCTS)
-    ]
-    for product in products:
-        search.fill(product)  # bulk_create skips save(), which fills the search terms
-    products = Product.objects.bulk_create(products, batch_size=2000)
-    skus = Sku.objects.bulk_create(
-        (
-            Sku(product=product, name=f"{value}元面值", price=cny(value), sort_order=s)
-            for product in products
-            for s, value in enumerate((10, 50, 100)[: rng.randint(1, 3)])
-        ),
-        batch_size=5000,
-    )
-    log(f"{len(products)} products, {len(skus)} SKUs; encrypting {CODES} codes")
-    codes = []
-    for n in range(CODES):
-        secret = f"BENCH{n:08d}{rng.getrandbits(48):012x}"
-        codes.append(
-            CardCode(
-                sku=rng.choice(skus),
-                secret_encrypted=crypto.encrypt(secret),
-                fingerprint=crypto.fingerprint("", secret),
-            )
-        )
-    CardCode.objects.bulk_create(codes, batch_size=5000)
-    return [top.slug for top in tops], [product.pk for product in products]
 
 
 def reset_redis() -> None:
@@ -166,7 +112,7 @@ def main() -> None:
     reset_redis()
     setup_django({"REDIS_URL": REDIS_URL})  # the bench's own checkouts bump the stock versions the server reads
     started = time.perf_counter()
-    top_slugs, product_ids = seed(rng)
+    top_slugs, product_ids = seed_catalog(rng)
     analyze_database()
     log(f"seeded in {time.perf_counter() - started:.1f} s")
 

@@ -156,6 +156,70 @@ def analyze_database() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The catalogue the page benchmarks share
+# ---------------------------------------------------------------------------------------------------
+PRODUCTS = 10_000
+CODES = 100_000
+TOP_CATEGORIES = 4
+CHILDREN_PER_TOP = 4  # 4 + 16 = 20 categories
+GAMES = ("腾讯", "原神", "网易", "王者荣耀", "视频会员", "爱奇艺", "Steam", "英雄联盟")
+SEARCHES = ("腾讯", "原神", "视频会员", "王者荣耀", "爱奇艺会员", "Steam")
+
+
+def seed_catalog(rng: random.Random) -> tuple[list[str], list[int]]:
+    """The catalogue of the page benchmarks: 10,000 approved on-shelf products in 20 two-level categories
+    (1-3 SKUs each) and 100,000 free, pre-encrypted codes, in bulk; returns top slugs and product ids."""
+
+    from catalog import crypto, search
+    from catalog.models import CardCode, Category, Product, Sku
+    from kamen.money import cny
+
+    tops = Category.objects.bulk_create(
+        Category(name=f"大类{t}", slug=f"top-{t}", sort_order=t) for t in range(TOP_CATEGORIES)
+    )
+    children = Category.objects.bulk_create(
+        Category(parent=top, name=f"{top.name}-小类{c}", slug=f"{top.slug}-sub-{c}", sort_order=c)
+        for top in tops
+        for c in range(CHILDREN_PER_TOP)
+    )
+    products = [
+        Product(
+            category=rng.choice(children),
+            title=f"{GAMES[n % len(GAMES)]} 点卡 {n} 号",
+            description="自动发货，付款后立即可见卡密。" * 5,
+            status=Product.Status.APPROVED,
+            is_on_shelf=True,
+            is_hot=n % 100 == 0,
+        )
+        for n in range(PRODUCTS)
+    ]
+    for product in products:
+        search.fill(product)  # bulk_create skips save(), which fills the search terms
+    products = Product.objects.bulk_create(products, batch_size=2000)
+    skus = Sku.objects.bulk_create(
+        (
+            Sku(product=product, name=f"{value}元面值", price=cny(value), sort_order=s)
+            for product in products
+            for s, value in enumerate((10, 50, 100)[: rng.randint(1, 3)])
+        ),
+        batch_size=5000,
+    )
+    log(f"{len(products)} products, {len(skus)} SKUs; encrypting {CODES} codes")
+    codes = []
+    for n in range(CODES):
+        secret = f"BENCH{n:08d}{rng.getrandbits(48):012x}"
+        codes.append(
+            CardCode(
+                sku=rng.choice(skus),
+                secret_encrypted=crypto.encrypt(secret),
+                fingerprint=crypto.fingerprint("", secret),
+            )
+        )
+    CardCode.objects.bulk_create(codes, batch_size=5000)
+    return [top.slug for top in tops], [product.pk for product in products]
+
+
+# ---------------------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------------------
 def free_port(ports: range = PORTS) -> int:
@@ -375,18 +439,36 @@ end
 """
 
 
-def ensure_wrk() -> str:
-    """The wrk binary, installed from Debian's packages if missing."""
-    found = shutil.which("wrk")
+def ensure_installed(binary: str, package: str) -> str:
+    """The path of `binary`, installing Debian's `package` first if it is missing."""
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin")
     if found is None:
-        log("wrk is missing; installing it (apt-get install wrk)")
+        log(f"{binary} is missing; installing it (apt-get install {package})")
         quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=False, **quiet)
-        if shutil.which("wrk") is None:
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
+        if subprocess.run(install, check=False, **quiet).returncode != 0:
             subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=True, **quiet)
-        found = shutil.which("wrk")
+            subprocess.run(install, check=True, **quiet)
+        found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin")
     return found
+
+
+def ensure_wrk() -> str:
+    return ensure_installed("wrk", "wrk")
+
+
+@contextmanager
+def behind_nginx(web_port: int, notify_port: int | None = None) -> Iterator[int]:
+    """The shipped nginx configuration (deploy/nginx/kamen.conf) in front of `web_port`; yields its port."""
+    ensure_installed("nginx", "nginx")
+    from kamen.testing.nginx import Nginx
+
+    nginx = Nginx(web_port=web_port, notify_port=notify_port or web_port, static_root=OUT / "staticfiles").start()
+    log(f"nginx up on port {nginx.port} in front of {web_port}")
+    try:
+        yield nginx.port
+    finally:
+        nginx.stop()
 
 
 def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: float = 0) -> dict:

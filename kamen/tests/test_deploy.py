@@ -17,7 +17,7 @@ def unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["kamen-web", "kamen-worker", "kamen-beat"])
+@pytest.mark.parametrize("name", ["kamen-web", "kamen-notify", "kamen-worker", "kamen-beat"])
 def test_every_unit_is_restarted_whatever_way_it_exits_and_never_given_up_on(name):
     service = unit(name)
 
@@ -50,7 +50,7 @@ def test_supervisord_restarts_every_program():
     parser.read(ROOT / "deploy" / "supervisord.conf")
 
     programs = [section for section in parser.sections() if section.startswith("program:")]
-    assert programs == ["program:kamen-web", "program:kamen-worker", "program:kamen-beat"]
+    assert programs == ["program:kamen-web", "program:kamen-notify", "program:kamen-worker", "program:kamen-beat"]
     for program in programs:
         assert parser[program]["autorestart"] == "true"
         assert int(parser[program]["startretries"]) >= 100
