@@ -238,16 +238,17 @@ def running_server(
     extra_env: dict[str, str] | None = None,
     ports: range = PORTS,
     app: str = "kamen.wsgi:application",
+    name: str = "",
 ) -> Iterator[int]:
     """gunicorn serving kamen (or `app`) on a free loopback port; yields the port, stops the whole group after.
 
     `extra_env` is added to the server's environment only (say REDIS_URL, for a real broker);
-    `ports` narrows the range the port is picked from.
+    `ports` narrows the range the port is picked from; `name` tells the log of a second server apart.
     """
     OUT.mkdir(exist_ok=True)
     manage("collectstatic", "--noinput", "-v", "0")  # DEBUG=False serves hashed names from the manifest
     port = free_port(ports)
-    name = Path(sys.argv[0]).stem + ("" if app.startswith("kamen.") else "-" + app.split(":")[0].split(".")[-1])
+    name = name or Path(sys.argv[0]).stem + ("" if app.startswith("kamen.") else "-" + app.split(":")[0].split(".")[-1])
     server_log = OUT / f"{name}-gunicorn.log"  # the latest run of each benchmark
     command = [sys.executable, "-m", "gunicorn", app, f"--bind=127.0.0.1:{port}"]
     command += [f"--workers={workers}", "--worker-class=gthread", f"--threads={threads}", "--backlog=2048"]

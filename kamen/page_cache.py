@@ -31,9 +31,9 @@ CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
 CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
 
 
-def cacheable(request: HttpRequest, query_names: Iterable[str] = ()) -> bool:
+def cacheable(request: HttpRequest, query_names: Iterable[str] = (), *, methods=("GET", "HEAD")) -> bool:
     return (
-        request.method in ("GET", "HEAD")
+        request.method in methods
         and not request.user.is_authenticated
         and set(request.GET) <= set(query_names)
         and not len(get_messages(request))
@@ -53,23 +53,29 @@ def serve(
     *,
     query_names: Iterable[str] = (),
     fill: Callable[[str], str] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The page `render` makes, from the cache when it may be; `fill` completes it as it is served
-    (cached or not), e.g. with live stock counts."""
-    if not cacheable(request, query_names):
+    (cached or not), e.g. with live stock counts.
+
+    With a `status` other than 200 the page is a refusal that is the same for everyone (a sold-out
+    answer to a checkout): it may answer a POST, and is cached when `render` answered that status.
+    """
+    methods = ("GET", "HEAD") if status == 200 else ("POST",)
+    if not cacheable(request, query_names, methods=methods):
         return _filled(render(), fill)
     key = page_key(request, parts)
     stored = cache.get(key)
     if stored is None:
         response = render()
-        if response.status_code != 200 or response.cookies:  # a view that sets a cookie answered one visitor
+        if response.status_code != status or response.cookies:  # a view that sets a cookie answered one visitor
             return _filled(response, fill)
         html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
         stored = (html, response["Content-Type"])
         cache.set(key, stored, PAGE_SECONDS)
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
-    return HttpResponse(fill(html) if fill else html, content_type=content_type)
+    return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
 
 
 def _filled(response: HttpResponse, fill: Callable[[str], str] | None) -> HttpResponse:

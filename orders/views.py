@@ -46,6 +46,7 @@ def render_product(
     *,
     form: CheckoutForm | None = None,
     selected_sku: Sku | None = None,
+    refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
     """The product page with its checkout form; also re-shown with errors by a refused checkout."""
@@ -62,7 +63,7 @@ def render_product(
             buyer_fields=catalog_selectors.buyer_fields(product),
             initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
         )
-    context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form}
+    context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form, "refusal": refusal}
     return render(request, "catalog/product.html", context, status=status)
 
 
@@ -94,11 +95,25 @@ def place(request: HttpRequest) -> HttpResponse:
                 )
                 selectors.grant_session_access(request, placed.order)
                 request.session.save()
+        except services.OutOfStock as error:
+            return _sold_out(request, sku, str(error))
         except services.CheckoutError as error:
             form.add_error(None, str(error))
         else:
             return _start_payment(request, placed)
     return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
+
+
+def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
+    """The product page saying it is sold out, with a fresh form: the same answer for every visitor
+    who is not signed in until the product's stock changes, so during a sale it is rendered once and
+    then served from the cache to the hundreds who came too late."""
+    parts = ("sold-out", sku.pk, catalog_cache.generation(), catalog_cache.stock_version(sku.product_id))
+
+    def render_refusal() -> HttpResponse:
+        return render_product(request, sku.product, selected_sku=sku, refusal=refusal, status=409)
+
+    return page_cache.serve(request, parts, render_refusal, status=409)
 
 
 def _start_payment(request: HttpRequest, placed: services.PlacedOrder) -> HttpResponse:

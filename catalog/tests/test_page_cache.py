@@ -178,3 +178,22 @@ def test_an_address_with_other_query_names_is_rendered_not_cached(client, sku, r
     assert not stored(url + "?utm_source=ad")
     assert client.get(url + "?page=1").status_code == 200
     assert stored(url + "?page=1")
+
+
+def test_late_buyers_of_a_sold_out_spec_get_one_answer_from_the_cache(sku, shopper):
+    factories.place_order(sku, quantity=5)  # sold out
+    first = guest_checkout(Client(), sku, quantity=1)
+    assert first.status_code == 409 and "抱歉，该商品库存不足" in first.content.decode()
+
+    late = Client()
+    with CaptureQueriesContext(connection) as queries:
+        answer = guest_checkout(late, sku, quantity=1)
+    assert answer.status_code == 409 and "抱歉，该商品库存不足" in answer.content.decode()
+    assert "guest@example.com" not in answer.content.decode()  # nobody's typing comes back to others
+    reading = [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]
+    assert len(reading) <= 4, reading  # the spec and the codes it found, not the product page again
+
+    signed_in = Client()
+    signed_in.force_login(shopper)
+    mine = signed_in.post(reverse("orders:place"), {"sku": sku.pk, "quantity": 1, "payment_method": "sandbox"})
+    assert mine.status_code == 409 and "shopper@example.com" in mine.content.decode()

@@ -160,7 +160,8 @@ def test_behind_a_proxy_each_shopper_has_their_own_lookup_limit(client, db, sett
 def test_out_of_stock_is_told_clearly_and_reserves_nothing(client, sku):
     response = checkout(client, sku, quantity=6)
 
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert "抱歉，该商品库存不足" in response.content.decode()
     assert not Order.objects.exists()
     assert CardCode.objects.filter(status=CardCode.Status.AVAILABLE).count() == 5
 

@@ -231,7 +231,7 @@
           setTimeout(poll, Math.max(delay(), 5000));
         });
     }
-    setTimeout(poll, 2000);
+    setTimeout(poll, delay());
   }
 
   /* ---------------------------------------------------------------- order page: wait for payment and codes */
@@ -242,6 +242,7 @@
     var started = Date.now();
     function delay() {
       var age = Date.now() - started;
+      if (age < 60 * 1000 && every <= 2000) return 1000;  // the codes are seconds away
       if (age < 5 * 60 * 1000) return every;
       if (age < 30 * 60 * 1000) return Math.max(every, 10000);
       return Math.max(every, 30000);
@@ -256,8 +257,11 @@
   /* ---------------------------------------------------------------- payment page: move on once paid */
   function setupPaymentPolling(node) {
     var started = Date.now();
+    // Every second while the shopper is likely paying, so the codes follow the payment closely.
     function delay() {
-      return Date.now() - started < 10 * 60 * 1000 ? 2000 : 10000;
+      var age = Date.now() - started;
+      if (age < 2 * 60 * 1000) return 1000;
+      return age < 10 * 60 * 1000 ? 3000 : 10000;
     }
     pollJson(node.getAttribute("data-payment-poll"), delay, function (data) {
       if (data.waiting) return false;
@@ -267,7 +271,7 @@
         if (waiting) waiting.hidden = true;
         done.hidden = false;
       }
-      setTimeout(function () { window.location.assign(data.next); }, 800);
+      setTimeout(function () { window.location.assign(data.next); }, 300);
       return true;
     });
   }
