@@ -13,6 +13,7 @@ a stock version).
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterable
 
 from django.contrib.messages import get_messages
@@ -26,6 +27,10 @@ from .cache import shared_cache_available
 # Keys carry what a page depends on (a generation, a stock version), so a changed page is never read
 # again; the lifetime only bounds the memory that pages nobody asks for take.
 PAGE_SECONDS = 300
+# One request renders a missing page while others wait for it, up to RENDER_WAIT_SECONDS; a claim
+# left by a request that died lapses after RENDER_CLAIM_SECONDS.
+RENDER_WAIT_SECONDS = 0.5
+RENDER_CLAIM_SECONDS = 5
 CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
 # What {% csrf_token %} renders; a token is letters and digits, so the placeholder can stand in its place.
 CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
@@ -66,6 +71,8 @@ def serve(
         return _filled(render(), fill)
     key = page_key(request, parts)
     stored = cache.get(key)
+    if stored is None and not cache.add(f"{key}:rendering", 1, RENDER_CLAIM_SECONDS):
+        stored = _rendered_meanwhile(key)
     if stored is None:
         response = render()
         if response.status_code != status or response.cookies:  # a view that sets a cookie answered one visitor
@@ -73,9 +80,26 @@ def serve(
         html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
         stored = (html, response["Content-Type"])
         cache.set(key, stored, PAGE_SECONDS)
+        cache.delete(f"{key}:rendering")
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
+
+
+def _rendered_meanwhile(key: str) -> tuple[str, str] | None:
+    """The page another request is rendering right now, once it is stored; None if it takes too long.
+
+    When a sale changes a product's stock, the next hundred visitors all miss its page at once; one
+    renders it and the others wait a moment for that page instead of rendering it a hundred times.
+    It is as current as theirs would be: the key holds the stock version it was rendered for.
+    """
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        stored = cache.get(key)
+        if stored is not None:
+            return stored
+    return None
 
 
 def _filled(response: HttpResponse, fill: Callable[[str], str] | None) -> HttpResponse:
