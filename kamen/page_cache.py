@@ -71,16 +71,20 @@ def serve(
         return _filled(render(), fill)
     key = page_key(request, parts)
     stored = cache.get(key)
-    if stored is None and not cache.add(f"{key}:rendering", 1, RENDER_CLAIM_SECONDS):
-        stored = _rendered_meanwhile(key)
     if stored is None:
-        response = render()
-        if response.status_code != status or response.cookies:  # a view that sets a cookie answered one visitor
-            return _filled(response, fill)
-        html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
-        stored = (html, response["Content-Type"])
-        cache.set(key, stored, PAGE_SECONDS)
-        cache.delete(f"{key}:rendering")
+        claim = f"{key}:rendering"
+        if not cache.add(claim, 1, RENDER_CLAIM_SECONDS):
+            stored = _rendered_meanwhile(key)
+        if stored is None:
+            try:
+                response = render()
+            finally:
+                cache.delete(claim)  # also when the page is a 404 or an error: nobody waits for it then
+            if response.status_code != status or response.cookies:  # a cookie: an answer for one visitor
+                return _filled(response, fill)
+            html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
+            stored = (html, response["Content-Type"])
+            cache.set(key, stored, PAGE_SECONDS)
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)

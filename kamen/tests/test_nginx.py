@@ -22,8 +22,8 @@ from kamen.testing.outage import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("served-shop")
-# More idle connections than gunicorn has threads (one worker x 4 threads here): served directly,
-# a page waits until they time out, about 25 s for 32 of them.
+# More idle connections than gunicorn has threads (one worker x 4 threads here): served directly, a
+# page waits for as long as they stay open (a trial with 32 had no answer within 60 s).
 IDLE_CONNECTIONS = 32
 
 

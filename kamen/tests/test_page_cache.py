@@ -37,3 +37,18 @@ def test_a_rendering_that_never_comes_is_not_waited_for_long(rf, db, settings):
 
     assert response.content == b"<p>rendered here</p>"
     assert cache.get(key) is not None and cache.get(f"{key}:rendering") is None
+
+
+def test_a_page_that_is_not_found_leaves_no_claim_to_wait_on(rf, db):
+    from django.http import Http404
+
+    request = visitor(rf)
+    key = page_cache.page_key(request, ("p", 1))
+
+    def missing() -> HttpResponse:
+        raise Http404
+
+    with pytest.raises(Http404):
+        page_cache.serve(request, ("p", 1), missing)
+
+    assert cache.get(f"{key}:rendering") is None and cache.get(key) is None
