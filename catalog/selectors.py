@@ -40,7 +40,7 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
 
 
 def with_figures(products: list[Product]) -> list[Product]:
-    """Set `min_price`, `price_varies` and `has_manual` on one page of products: two grouped queries,
+    """Set `min_price`, `price_varies` and `has_manual` on one page of products: one grouped query,
     whatever the page size. Stock is not among them: list pages fill it in as they are served
     (`free_codes_by_product`, catalog.live_stock)."""
     ids = [p.pk for p in products]
