@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils.translation import get_language
 
 from kamen.cache import shared_cache_available
@@ -41,9 +42,22 @@ def catalog_changed() -> None:
     """Call after a staff edit of what pages show: bumps now, and again on commit, so no reader caches old data.
 
     The bump after commit never raises: the change is committed and must not become an error page.
+    With a read replica (kamen/db_router.py) one more bump follows once the replica has caught up.
     """
     _bump()
     transaction.on_commit(_bump, robust=True)
+    if "replica" in connections.databases:
+        transaction.on_commit(_bump_after_replica_lag, robust=True)
+
+
+def new_generation() -> None:
+    _bump()
+
+
+def _bump_after_replica_lag() -> None:
+    from .tasks import start_catalog_generation_task
+
+    start_catalog_generation_task.apply_async(countdown=settings.REPLICA_LAG_SECONDS)
 
 
 def stock_changed(product_ids: Iterable[int]) -> None:

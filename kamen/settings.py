@@ -166,6 +166,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     # SQLite: wait for a writer instead of failing at once, and take the write lock up front.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# A PostgreSQL read replica for catalog pages (kamen/db_router.py): off unless DATABASE_REPLICA_URL
+# is set. Rows it lags behind are covered by one more catalog generation REPLICA_LAG_SECONDS after a
+# change; stock counts are always read from the primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **env.db("DATABASE_REPLICA_URL"),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["kamen.db_router.CatalogReplicaRouter"]
+REPLICA_READ_MODELS = ("catalog.Category", "catalog.Product", "catalog.Sku")
+REPLICA_LAG_SECONDS = env.int("REPLICA_LAG_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

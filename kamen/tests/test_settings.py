@@ -219,3 +219,17 @@ def test_the_sandbox_is_on_only_on_loopback_unless_switched_on(settings_of, env,
     seen = settings_of("SANDBOX_PAYMENTS_ENABLED", "SANDBOX_PAYMENTS_LOOPBACK_ONLY", **env)
 
     assert (seen["SANDBOX_PAYMENTS_ENABLED"], seen["SANDBOX_PAYMENTS_LOOPBACK_ONLY"]) == (enabled, loopback_only)
+
+
+def test_the_replica_and_its_router_exist_only_when_configured(settings_of):
+    plain = settings_of("DATABASES")
+    configured = settings_of(
+        "DATABASES",
+        "DATABASE_ROUTERS",
+        DATABASE_URL="postgres://kamen@db1:5432/kamen",
+        DATABASE_REPLICA_URL="postgres://kamen@db2:5432/kamen",
+    )
+
+    assert "'replica'" not in plain["DATABASES"]
+    assert "'HOST': 'db2'" in configured["DATABASES"] and "'MIRROR': 'default'" in configured["DATABASES"]
+    assert configured["DATABASE_ROUTERS"] == "['kamen.db_router.CatalogReplicaRouter']"

@@ -1,0 +1,14 @@
+"""Thin tasks of the catalog, retried under kamen.tasks.OutageTolerantTask's policy."""
+
+from celery import shared_task
+
+from kamen.tasks import OutageTolerantTask
+
+from . import cache
+
+
+@shared_task(base=OutageTolerantTask)
+def start_catalog_generation_task() -> None:
+    """A new catalog generation, sent REPLICA_LAG_SECONDS after a change when a read replica serves
+    catalog pages: a page rendered meanwhile from rows the replica had not caught up on is not read again."""
+    cache.new_generation()
