@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from catalog import search, selectors
 from catalog.models import Product
@@ -75,3 +76,25 @@ def test_search_reads_the_index_not_the_whole_table(db):
 
     assert "product_search" in plan and "Seq Scan on catalog_product" not in plan, plan
     assert titles("视频会员") == ["腾讯视频会员月卡"]
+
+
+@pytest.mark.postgres
+def test_products_stored_before_search_terms_existed_are_found_after_the_migration(transactional_db):
+    executor = MigrationExecutor(connection)
+    before = [("catalog", "0005_field_names")]  # nothing depends on 0006 yet: only it is undone
+    try:
+        executor.migrate(before)
+        old = executor.loader.project_state(before).apps
+        category = old.get_model("catalog", "Category").objects.create(name="手游", slug="old-games")
+        old.get_model("catalog", "Product").objects.create(
+            category=category, title="王者荣耀点券", status="approved", is_on_shelf=True
+        )
+
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert titles("荣耀") == ["王者荣耀点券"]
+    assert Product.objects.get().search_title == "王者 者荣 荣耀 耀点 点券 券"
