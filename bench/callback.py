@@ -34,6 +34,7 @@ from common import (
     _busy_cores,
     analyze_database,
     emit,
+    flush_redis,
     fresh_database,
     latency_figures,
     log,
@@ -157,15 +158,6 @@ def seed(count: int) -> list:
         place_order(sku, quantity=1, user=None, contact_email=f"buyer{n}@example.com", payment_method="alipay").payment
         for n in range(count)
     ]
-
-
-def reset_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    client.ping()  # no broker, no benchmark: the server would fail every notification at commit
-    client.flushdb()
-    client.close()
 
 
 def queued_deliveries() -> int:
@@ -301,7 +293,7 @@ def main() -> None:
         started = time.perf_counter()
         bodies = [notification(payment, n, alipay_key) for n, payment in enumerate(payments)]
         log(f"signed in {time.perf_counter() - started:.1f} s")
-        reset_redis()
+        flush_redis(REDIS_URL)  # no broker, no benchmark: the server would fail every notification at commit
         try:
             with running_server(extra_env={"REDIS_URL": REDIS_URL}, ports=PORTS) as port:
                 warmup = run_phase(port, bodies[:WARMUP], max(CONCURRENCY_LEVELS))
@@ -317,7 +309,7 @@ def main() -> None:
             figures = audit([payment.pk for payment in payments])
             queued = queued_deliveries()
         finally:
-            reset_redis()
+            flush_redis(REDIS_URL)
     unique = len(payments)
     duplicates_sent = warmup["duplicates_sent"] + sum(phase["duplicates_sent"] for phase in phases)
     checks_ok = (

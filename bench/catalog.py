@@ -23,12 +23,14 @@ from urllib.parse import quote
 
 from common import (
     CODES,
+    HOT_PRODUCTS,
     PRODUCTS,
     SEARCHES,
     SERVER,
     Browser,
     analyze_database,
     emit,
+    flush_redis,
     form_token,
     fresh_database,
     log,
@@ -44,14 +46,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", 8))
 LISTING_PAGES = 50
 RESERVATIONS_PER_SECOND = 20
 HOLDERS = 4
-HOT_PRODUCTS = 1_000
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-
-
-def reset_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 def hold_codes_meanwhile(port: int, product_ids: list[int], stop: threading.Event, held: list[int], seed: int) -> None:
@@ -124,7 +119,7 @@ def page_sizes(port: int, paths: dict[str, list[str]]) -> dict[str, int]:
 def main() -> None:
     rng = random.Random(42)
     fresh_database()
-    reset_redis()
+    flush_redis(REDIS_URL)
     setup_django({"REDIS_URL": REDIS_URL})  # the bench's own checkouts bump the stock versions the server reads
     started = time.perf_counter()
     top_slugs, product_ids = seed_catalog(rng)

@@ -164,6 +164,8 @@ TOP_CATEGORIES = 4
 CHILDREN_PER_TOP = 4  # 4 + 16 = 20 categories
 GAMES = ("腾讯", "原神", "网易", "王者荣耀", "视频会员", "爱奇艺", "Steam", "英雄联盟")
 SEARCHES = ("腾讯", "原神", "视频会员", "王者荣耀", "爱奇艺会员", "Steam")
+# Shoppers crowd onto the best sellers: product pages are drawn from the first thousand products.
+HOT_PRODUCTS = 1_000
 
 
 def seed_catalog(rng: random.Random) -> tuple[list[str], list[int]]:
@@ -267,7 +269,7 @@ def running_server(
         log(f"gunicorn up on port {port} ({workers} workers x {threads} threads), log {server_log}")
         yield port
     finally:
-        _stop(server)
+        stop_group(server)
 
 
 def _wait_until_up(server: subprocess.Popen, port: int, server_log: Path, seconds: float = 30) -> None:
@@ -284,15 +286,26 @@ def _wait_until_up(server: subprocess.Popen, port: int, server_log: Path, second
     raise RuntimeError(f"gunicorn did not answer within {seconds} s:\n{server_log.read_text()[-2000:]}")
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop_group(process: subprocess.Popen, timeout: float = STOP_TIMEOUT + 5) -> None:
+    """Stop a process started with start_new_session=True and its children: SIGTERM, then SIGKILL."""
     with suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
     try:
-        server.wait(STOP_TIMEOUT + 5)
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
         with suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def flush_redis(url: str) -> None:
+    """Empty a benchmark's own Redis database (its queues and cache), failing if Redis is not there."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.ping()
+    client.flushdb()
+    client.close()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ line: orders per minute while stock lasted, checkout latency, payment-to-codes l
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -30,12 +29,14 @@ from common import (
     app_env,
     behind_nginx,
     emit,
+    flush_redis,
     form_token,
     fresh_database,
     latency_figures,
     log,
     running_server,
     setup_django,
+    stop_group,
 )
 
 BUYERS = 1000
@@ -160,12 +161,6 @@ def run_sale(port: int, sku) -> tuple[list[Outcome], float]:
     return outcomes, time.perf_counter() - start
 
 
-def reset_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
 def start_worker(port: int) -> subprocess.Popen:
     from kamen.testing.outage import celery_command
 
@@ -173,15 +168,6 @@ def start_worker(port: int) -> subprocess.Popen:
     env = {**app_env(port), "REDIS_URL": REDIS_URL}
     command = celery_command("worker", concurrency=2)
     return subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file, start_new_session=True)
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def audit(sku) -> dict:
@@ -216,7 +202,7 @@ def audit(sku) -> dict:
 
 def main() -> None:
     fresh_database()
-    reset_redis()
+    flush_redis(REDIS_URL)
     setup_django({"REDIS_URL": REDIS_URL})
     sku = seed()
     # Behind nginx: the client address comes from X-Forwarded-For, and the sandbox, which serves only
@@ -233,7 +219,7 @@ def main() -> None:
                 log(f"{BUYERS} buyers within {ARRIVAL_SECONDS:.0f} s, {CODES} codes: go")
                 outcomes, seconds = run_sale(port, sku)
         finally:
-            stop(worker)
+            stop_group(worker, timeout=30)
     results = [o.result for o in outcomes]
     errors = [r for r in results if r not in ("delivered", "out_of_stock")]
     if errors:

@@ -17,11 +17,13 @@ import random
 from urllib.parse import quote
 
 from common import (
+    HOT_PRODUCTS,
     SEARCHES,
     SERVER,
     analyze_database,
     behind_nginx,
     emit,
+    flush_redis,
     fresh_database,
     log,
     running_server,
@@ -34,7 +36,6 @@ RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1200)
 STEP_SECONDS = float(os.environ.get("BENCH_STEP_SECONDS", 10))
 P95_LIMIT_MS = 200
 THINK_SECONDS = 10
-HOT_PRODUCTS = 1_000
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 MIX = (("product", 60), ("listing", 25), ("home", 10), ("search", 5))
 
@@ -51,11 +52,9 @@ def mixed_paths(rng: random.Random, top_slugs: list[str], product_ids: list[int]
 
 
 def main() -> None:
-    import redis
-
     rng = random.Random(42)
     fresh_database()
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_redis(REDIS_URL)
     setup_django({"REDIS_URL": REDIS_URL})
     top_slugs, product_ids = seed_catalog(rng)
     analyze_database()
