@@ -8,6 +8,7 @@ from django.test.utils import override_settings
 
 from kamen import settings as shipped_settings
 from kamen.testing import factories
+from kamen.testing.database import django_db_setup  # noqa: F401  (one migration per run, copied per process)
 
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
@@ -19,8 +20,23 @@ pytest_plugins = [
 ]
 
 
+# The longest tests, started first: a parallel run hands tests out in this order, and a long test
+# picked up last keeps its process busy while the others have nothing left to do.
+LONGEST_FIRST = (
+    "kamen/tests/test_bad_input.py",
+    "kamen/tests/test_nginx.py",
+    "orders/tests/test_outage.py",
+    "kamen/tests/test_browser_csp.py",
+    "payments/tests/test_browser_checkout.py",
+    "orders/tests/test_browser.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite; under KAMEN_REQUIRE_POSTGRES a skip is a failure."""
+    """The longest tests first; PostgreSQL-only tests skip on SQLite, and under KAMEN_REQUIRE_POSTGRES
+    a skip is a failure."""
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     on_postgres = connection.vendor == "postgresql"
     if on_postgres:
         return

@@ -1,5 +1,5 @@
-"""Chromium through Playwright for browser tests: `browser` (launched once per test), `ARTIFACTS`, and
-the user agents of a PC and a phone browser.
+"""Chromium through Playwright for browser tests: `browser` (one Chromium per process, fresh pages per
+test), `ARTIFACTS`, and the user agents of a PC and a phone browser.
 
 Debian's Chromium is used as installed (`apt-get install chromium`); Playwright never downloads one.
 Screenshots go to test-artifacts/ for a human to look at.
@@ -20,14 +20,19 @@ IPHONE_UA = (
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture
-def browser(monkeypatch):
+@pytest.fixture(scope="session")
+def _chromium(django_db_setup):
+    """One Chromium per test process: starting one costs about a second of CPU.
+
+    Playwright's sync API keeps an event loop running in this thread from here on, so Django's guard
+    against ORM calls from async code is lifted for the rest of the process; nothing in kamen is async.
+    Depending on django_db_setup makes this close before the test database is dropped.
+    """
     if not os.path.exists(CHROMIUM):
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM work is in its own.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -36,9 +41,18 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
-        # Connections the test opened while the loop ran belong to its context, which the test
-        # database teardown never sees: closed here, or PostgreSQL refuses to drop the database.
-        connections.close_all()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The process's Chromium; every page and context a test opened is closed after it, so nothing
+    of one test (cookies, a page still polling its order) reaches the next."""
+    yield _chromium
+    for context in _chromium.contexts:
+        context.close()
+    # Connections opened while the loop ran belong to its context, which the test database
+    # teardown never sees: closed here, or PostgreSQL refuses to drop the database.
+    connections.close_all()
 
 
 # Chromium reports each refusal on the console; the DOM event adds the directive and the source line.

@@ -17,6 +17,7 @@ CONTROLLED = (
     "SITE_URL",
     "KAMEN_SECRETS_FILE",
     "STATIC_ROOT",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # lifted in a test process that drives Chromium, never for the shop
 )
 
 

@@ -225,6 +225,24 @@ def database_state(tables: set[str] | None = None) -> dict[str, list[tuple]]:
     return state
 
 
+class Writes:
+    """The database as it was at the last look, read again only where the write counters moved."""
+
+    def __init__(self):
+        self.state = database_state()
+        self.counter = write_counter()
+
+    def look(self) -> tuple[dict, dict]:
+        """(before, after): every row at the last look and now; the same dict when nothing was written."""
+        counter = write_counter()
+        moved = moved_tables(self.counter, counter)
+        before = self.state
+        if moved:
+            self.state = {**before, **database_state(moved)}
+        self.counter = counter
+        return before, self.state
+
+
 def changed_tables(before: dict, after: dict) -> list[str]:
     return [label for label in before if before[label] != after[label]]
 

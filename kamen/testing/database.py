@@ -1,0 +1,77 @@
+"""One migrated test database per run on PostgreSQL, copied for each parallel test process.
+
+Migrating from nothing costs a few seconds of CPU; four pytest-xdist processes doing it at once on two
+cores is most of a run's first half minute. Here the first process to get the lock migrates a template
+database, and every process (that one included) takes a copy of it with CREATE DATABASE … TEMPLATE,
+which PostgreSQL does in a fraction of a second. The template is made again on each run, so a run
+never tests an earlier run's schema; `--reuse-db` and single-process runs keep pytest-django's way.
+"""
+
+import fcntl
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+@contextmanager
+def _locked(path: Path):
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _template_is_current(connection, name: str, handle, run: str) -> bool:
+    handle.seek(0)
+    if handle.read().strip() != run:
+        return False
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb):
+    from django.conf import settings
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    connection = connections["default"]
+    worker = getattr(request.config, "workerinput", None)
+    reuse = django_db_keepdb and not django_db_createdb
+    if connection.vendor != "postgresql" or worker is None or reuse:
+        # pytest-django's own setup, with the per-process suffix it gives the database name.
+        request.getfixturevalue("django_db_modify_db_settings")
+        with django_db_blocker.unblock():
+            config = setup_databases(verbosity=0, interactive=False, keepdb=reuse)
+        yield
+        if not reuse:
+            with django_db_blocker.unblock():
+                teardown_databases(config, verbosity=0)
+        return
+
+    original = connection.settings_dict["NAME"]
+    template = connection.creation._get_test_db_name()  # test_<NAME>, without a process suffix
+    suffix = worker["workerid"]
+    lock = Path(tempfile.gettempdir()) / f"kamen-{template}.lock"
+    with django_db_blocker.unblock(), _locked(lock) as handle:
+        if not _template_is_current(connection, template, handle, worker["testrunuid"]):
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+            connection.close()  # PostgreSQL copies a template only while nobody is connected to it
+            handle.seek(0)
+            handle.truncate()
+            handle.write(worker["testrunuid"])
+            handle.flush()
+        else:
+            connection.settings_dict["NAME"] = template
+        connection.creation.clone_test_db(suffix=suffix, verbosity=0, autoclobber=True)
+        copy = connection.creation.get_test_db_clone_settings(suffix)["NAME"]
+        connection.settings_dict["NAME"] = settings.DATABASES["default"]["NAME"] = copy
+        connection.close()
+    yield
+    with django_db_blocker.unblock():
+        connection.creation.destroy_test_db(original, verbosity=0)
