@@ -5,12 +5,12 @@ Two counters in the shared cache say when a cached page is out of date:
 - the catalog generation, bumped by every staff edit of what pages show (products, prices, categories,
   moderation): every cached page and fragment holds it in its key;
 - a stock version per product, bumped whenever the product's free codes change (a checkout holds
-  codes, an expiry gives them back, an import adds some, staff void some): the product page holds it
-  in its key, so a sale on one product re-renders that product's page and no other.
+  codes, an expiry gives them back, an import adds some, staff void some): stock counts are cached
+  under it (`free_codes`, `product_stock`), so a count read from the cache is never an old one.
 
-List pages (home, categories, search) show the stock of many products: their cached markup carries
-slots that `catalog.live_stock` fills from the database as each page is served, so stock changes
-never throw them away.
+Pages show stock through slots in their cached markup that `catalog.live_stock` fills with those
+counts as each page is served, so a sale never throws list pages away, and a product page only when
+one of its specs sells out or comes back.
 
 While Redis is unreachable nothing is cached: a process-local counter would not see the changes made
 by other processes. A bump that could not reach Redis is made up for, as a new generation, as soon as
@@ -131,6 +131,19 @@ def free_codes(product_ids: Iterable[int], count: Callable[[list[int]], dict[int
         counts.update({pk: fresh.get(pk, 0) for pk in missing})
         cache.set_many({keys[pk]: counts[pk] for pk in missing if pk in keys}, FRAGMENT_SECONDS)
     return {pk: n for pk, n in counts.items() if n}
+
+
+def product_stock(product_id: int, read: Callable[[int], T]) -> T:
+    """What `read` says of one product's stock, cached under the catalog generation and the product's
+    stock version: exact, and read from the database once per change of its codes."""
+    if not shared_cache_available():
+        return read(product_id)
+    key = f"catalog:product-stock:{generation()}:{product_id}:{stock_version(product_id)}"
+    value = cache.get(key)
+    if value is None:
+        value = read(product_id)
+        cache.set(key, value, FRAGMENT_SECONDS)
+    return value
 
 
 def fragment_key(*parts: object) -> str:

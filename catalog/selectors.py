@@ -1,7 +1,9 @@
 """Catalog reads: only approved, on-shelf products reach shoppers; stock is the exact count of free codes."""
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, IntegerField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -82,11 +84,31 @@ def hot_products(limit: int = 8) -> list[Product]:
     return with_figures(list(listing().filter(is_hot=True)[:limit]))
 
 
-def skus_with_stock(product: Product) -> list[Sku]:
-    """The product's active Skus with `stock`, `buyable` and `max_quantity` (what one order may take) set."""
-    skus = list(product.skus.filter(is_active=True).annotate(stock=code_count()))
+class SkuStock(NamedTuple):
+    free: int  # free codes
+    buyable: bool  # whether an order of the product's minimum can be placed now
+
+
+def sku_stock(product_id: int) -> dict[int, SkuStock]:
+    """The stock of each of the product's active Skus, by Sku id, in one query on the primary database
+    (a replica's count could be behind)."""
+    skus = (
+        Sku.objects.using(DEFAULT_DB_ALIAS)
+        .filter(product_id=product_id, is_active=True)
+        .select_related("product")
+        .only("delivery_kind", "product__min_per_order")
+        .annotate(free=code_count())
+    )
+    return {sku.pk: SkuStock(sku.free, sku.can_supply(sku.product.min_per_order, stock=sku.free)) for sku in skus}
+
+
+def skus_with_stock(product: Product, stock: dict[int, SkuStock] | None = None) -> list[Sku]:
+    """The product's active Skus with `stock`, `buyable` and `max_quantity` (what one order may take) set,
+    from `stock` (what `sku_stock` says) when given."""
+    stock = sku_stock(product.pk) if stock is None else stock
+    skus = list(product.skus.filter(is_active=True))
     for sku in skus:
-        sku.buyable = sku.can_supply(product.min_per_order, stock=sku.stock)
+        sku.stock, sku.buyable = stock.get(sku.pk, (0, False))
         sku.max_quantity = product.max_per_order if sku.is_manual else min(product.max_per_order, sku.stock)
     return skus
 

@@ -68,7 +68,7 @@ def serve(
     """
     methods = ("GET", "HEAD") if status == 200 else ("POST",)
     if not cacheable(request, query_names, methods=methods):
-        return _filled(render(), fill)
+        return _filled(render(), fill, status)
     key = page_key(request, parts)
     stored = cache.get(key)
     if stored is None:
@@ -81,7 +81,7 @@ def serve(
             finally:
                 cache.delete(claim)  # also when the page is a 404 or an error: nobody waits for it then
             if response.status_code != status or response.cookies:  # a cookie: an answer for one visitor
-                return _filled(response, fill)
+                return _filled(response, fill, status)
             html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
             stored = (html, response["Content-Type"])
             cache.set(key, stored, PAGE_SECONDS)
@@ -106,7 +106,7 @@ def _rendered_meanwhile(key: str) -> tuple[str, str] | None:
     return None
 
 
-def _filled(response: HttpResponse, fill: Callable[[str], str] | None) -> HttpResponse:
-    if fill is not None and response.status_code == 200 and not response.streaming:
+def _filled(response: HttpResponse, fill: Callable[[str], str] | None, status: int) -> HttpResponse:
+    if fill is not None and response.status_code == status and not response.streaming:
         response.content = fill(response.content.decode())
     return response

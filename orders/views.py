@@ -11,6 +11,7 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts.services import InsufficientBalance
 from catalog import cache as catalog_cache
+from catalog import live_stock
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
 from kamen import page_cache
@@ -34,24 +35,36 @@ def _user(request: HttpRequest):
 
 
 def product(request: HttpRequest, pk: int) -> HttpResponse:
-    """The product page: specs with their stock, and the checkout form; cached for visitors not
-    signed in until the catalog changes or this product's stock does."""
-    parts = ("p", pk, catalog_cache.generation(), catalog_cache.stock_version(pk))
-    return page_cache.serve(request, parts, lambda: render_product(request, catalog_selectors.get_visible_product(pk)))
+    """The product page: specs with their stock, and the checkout form; cached for visitors not signed
+    in until the catalog changes or one of its specs sells out or comes back, with live counts."""
+    stock = catalog_cache.product_stock(pk, catalog_selectors.sku_stock)
+    parts = ("p", pk, catalog_cache.generation(), live_stock.shape(stock))
+
+    def page() -> HttpResponse:
+        return render_product(request, catalog_selectors.get_visible_product(pk), stock=stock, slots=True)
+
+    return page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock))
 
 
 def render_product(
     request: HttpRequest,
     product: Product,
     *,
+    stock: dict[int, catalog_selectors.SkuStock] | None = None,
+    slots: bool = False,
     form: CheckoutForm | None = None,
     selected_sku: Sku | None = None,
     refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    """The product page with its checkout form; also re-shown with errors by a refused checkout."""
+    """The product page with its checkout form; also re-shown with errors by a refused checkout.
+
+    Its counts are those of `stock` (read now when not given); with `slots` they are left as slots
+    for the page cache to fill as each copy is served (catalog.live_stock).
+    """
     user = _user(request)
-    skus = catalog_selectors.skus_with_stock(product)
+    stock = catalog_selectors.sku_stock(product.pk) if stock is None else stock
+    skus = catalog_selectors.skus_with_stock(product, stock)
     if selected_sku is None:
         selected_sku = next((sku for sku in skus if sku.buyable), skus[0] if skus else None)
     else:
@@ -64,7 +77,10 @@ def render_product(
             initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
         )
     context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form, "refusal": refusal}
-    return render(request, "catalog/product.html", context, status=status)
+    response = render(request, "catalog/product.html", context, status=status)
+    if not slots:
+        response.content = live_stock.fill_specs(response.content.decode(), stock)
+    return response
 
 
 @require_POST
@@ -108,12 +124,17 @@ def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
     """The product page saying it is sold out, with a fresh form: the same answer for every visitor
     who is not signed in until the product's stock changes, so during a sale it is rendered once and
     then served from the cache to the hundreds who came too late."""
-    parts = ("sold-out", sku.pk, catalog_cache.generation(), catalog_cache.stock_version(sku.product_id))
+    stock = catalog_cache.product_stock(sku.product_id, catalog_selectors.sku_stock)
+    parts = ("sold-out", sku.pk, catalog_cache.generation(), live_stock.shape(stock))
 
     def render_refusal() -> HttpResponse:
-        return render_product(request, sku.product, selected_sku=sku, refusal=refusal, status=409)
+        return render_product(
+            request, sku.product, stock=stock, slots=True, selected_sku=sku, refusal=refusal, status=409
+        )
 
-    return page_cache.serve(request, parts, render_refusal, status=409)
+    return page_cache.serve(
+        request, parts, render_refusal, fill=lambda html: live_stock.fill_specs(html, stock), status=409
+    )
 
 
 def _start_payment(request: HttpRequest, placed: services.PlacedOrder) -> HttpResponse:

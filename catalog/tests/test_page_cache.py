@@ -81,6 +81,30 @@ def test_a_cached_product_page_shows_the_stock_of_the_moment(client, sku):
     assert re.search(r"库存\s*7", cached_read(client, url))
 
 
+def test_a_sale_fills_new_counts_into_the_cached_product_page_until_a_spec_sells_out(client, sku):
+    other_spec = factories.SkuFactory(product=sku.product, price="30.00")
+    factories.stock(other_spec, 2, prefix="OTHER")
+    url = sku.product.get_absolute_url()
+    cached_read(client, url)
+
+    factories.place_order(sku, quantity=2)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert len(queries) == 1, [query["sql"] for query in queries]  # the specs' stock; the page is not rendered
+    assert re.search(r"data-stock-text>\s*3 件", html) and re.search(r"库存\s*3", html) and re.search(r"库存\s*2", html)
+    # What the page's script reads to switch specs: the counts and what one order may take.
+    assert f'value="{sku.pk}"' in html and 'data-stock="3"' in html and 'data-max="3"' in html
+    assert "<!--spec:" not in html
+
+    factories.place_order(sku, quantity=3)  # the first spec sells out: the page changes, not only a count
+    html = cached_read(client, url)
+    first, second = (
+        re.search(rf'<input type="radio" name="sku" value="{spec.pk}"[^>]*>', html)[0] for spec in (sku, other_spec)
+    )
+    assert 'data-stock="0"' in first and "disabled" in first and "checked" not in first
+    assert 'data-stock="2"' in second and "checked" in second and re.search(r"data-stock-text>\s*2 件", html)
+
+
 def test_a_sale_of_one_product_leaves_the_others_pages_cached(client, sku):
     other = factories.SkuFactory(price="20.00")
     factories.stock(other, 4)
