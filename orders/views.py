@@ -37,8 +37,8 @@ def _user(request: HttpRequest):
 def product(request: HttpRequest, pk: int) -> HttpResponse:
     """The product page: specs with their stock, and the checkout form; cached for visitors not signed
     in until the catalog changes or one of its specs sells out or comes back, with live counts."""
-    stock = catalog_cache.product_stock(pk, catalog_selectors.sku_stock)
-    parts = ("p", pk, catalog_cache.generation(), live_stock.shape(stock))
+    generation, stock = catalog_cache.product_stock(pk, catalog_selectors.sku_stock)
+    parts = ("p", pk, generation, live_stock.shape(stock))
 
     def page() -> HttpResponse:
         return render_product(request, catalog_selectors.get_visible_product(pk), stock=stock, slots=True)
@@ -124,8 +124,8 @@ def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
     """The product page saying it is sold out, with a fresh form: the same answer for every visitor
     who is not signed in until the product's stock changes, so during a sale it is rendered once and
     then served from the cache to the hundreds who came too late."""
-    stock = catalog_cache.product_stock(sku.product_id, catalog_selectors.sku_stock)
-    parts = ("sold-out", sku.pk, catalog_cache.generation(), live_stock.shape(stock))
+    generation, stock = catalog_cache.product_stock(sku.product_id, catalog_selectors.sku_stock)
+    parts = ("sold-out", sku.pk, generation, live_stock.shape(stock))
 
     def render_refusal() -> HttpResponse:
         return render_product(
