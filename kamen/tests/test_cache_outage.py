@@ -134,3 +134,11 @@ def test_the_cache_answers_from_process_memory_and_returns_to_redis(settings, pr
     kamen_cache._down_until.clear()
     assert cache.get("k") == "shared"  # kept by Redis' append-only file across the crash
     assert kamen_cache.shared_cache_available()
+
+
+def test_every_cache_call_of_a_thread_goes_through_one_redis_client(settings, private_redis):
+    settings.CACHES = redis_cache(private_redis.url)
+    client = cache._cache.get_client(write=True)
+    cache.set("answer", 42)
+    assert cache.get("answer") == 42 and cache.get_many(["answer"]) == {"answer": 42}
+    assert cache._cache.get_client(write=True) is client and cache._cache.get_client() is client
