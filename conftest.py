@@ -94,7 +94,10 @@ def _private_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
+    from kamen.cache import LocalCopies
+
     cache.clear()
+    LocalCopies.forget_everywhere()
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ one of its specs sells out or comes back.
 
 While Redis is unreachable nothing is cached: a process-local counter would not see the changes made
 by other processes. A bump that could not reach Redis is made up for, as a new generation, as soon as
-it is back. FRAGMENT_SECONDS bounds anything else.
+it is back. FRAGMENT_SECONDS bounds anything else. Each process keeps a copy of the entries it read
+lately (kamen.cache.LocalCopies): their keys hold what they belong to, so a copy is never stale.
 """
 
 import time
@@ -26,13 +27,17 @@ from django.core.cache import cache
 from django.db import connections, transaction
 from django.utils.translation import get_language
 
-from kamen.cache import shared_cache_available
+from kamen.cache import LocalCopies, shared_cache_available
 
 GENERATION_KEY = "catalog:stock-generation"
 STOCK_VERSION_KEY = "catalog:stock:{}"
 FRAGMENT_SECONDS = 30
 
 T = TypeVar("T")
+
+# Counts and fragments this process read lately, kept beside Redis: their keys hold the generation
+# and stock versions they belong to.
+_copies = LocalCopies(size=20000, seconds=FRAGMENT_SECONDS)
 
 # A change this process made while Redis was away, still to be announced to the others.
 _bump_owed = False
@@ -100,18 +105,16 @@ def generation() -> int:
     return cache.get_or_set(GENERATION_KEY, _fresh, None)
 
 
-def stock_version(product_id: int) -> int:
-    return cache.get_or_set(STOCK_VERSION_KEY.format(product_id), _fresh, None)
-
-
-def stock_versions(product_ids: Iterable[int]) -> dict[int, int]:
-    """The stock version of each product, in one round trip (two when some were never read)."""
+def counters(product_ids: Iterable[int]) -> tuple[int, dict[int, int]]:
+    """The catalog generation and each product's stock version, in one round trip (more only for
+    counters never read yet, or when a bump is owed)."""
     keys = {pk: STOCK_VERSION_KEY.format(pk) for pk in set(product_ids)}
-    found = cache.get_many(keys.values())
+    found = {} if _bump_owed else cache.get_many([GENERATION_KEY, *keys.values()])
+    current = found.pop(GENERATION_KEY, None) or generation()
     for key in set(keys.values()) - set(found):
         cache.add(key, _fresh(), None)
         found[key] = cache.get(key)
-    return {pk: found[key] for pk, key in keys.items() if found.get(key) is not None}
+    return current, {pk: found[key] for pk, key in keys.items() if found.get(key) is not None}
 
 
 def free_codes(product_ids: Iterable[int], count: Callable[[list[int]], dict[int, int]]) -> dict[int, int]:
@@ -121,15 +124,15 @@ def free_codes(product_ids: Iterable[int], count: Callable[[list[int]], dict[int
     if not shared_cache_available():
         return count(product_ids)
     # The generation too: versions bumped while Redis was away are made up for by a new generation.
-    current = generation()
-    keys = {pk: f"catalog:free:{current}:{pk}:{version}" for pk, version in stock_versions(product_ids).items()}
-    cached = cache.get_many(keys.values())
+    current, versions = counters(product_ids)
+    keys = {pk: f"catalog:free:{current}:{pk}:{version}" for pk, version in versions.items()}
+    cached = _copies.get_many(list(keys.values()))
     counts = {pk: cached[key] for pk, key in keys.items() if key in cached}
     missing = [pk for pk in product_ids if pk not in counts]
     if missing:
         fresh = count(missing)
         counts.update({pk: fresh.get(pk, 0) for pk in missing})
-        cache.set_many({keys[pk]: counts[pk] for pk in missing if pk in keys}, FRAGMENT_SECONDS)
+        _copies.set_many({keys[pk]: counts[pk] for pk in missing if pk in keys}, FRAGMENT_SECONDS)
     return {pk: n for pk, n in counts.items() if n}
 
 
@@ -137,21 +140,16 @@ def product_stock(product_id: int, read: Callable[[int], T]) -> tuple[int, T]:
     """The catalog generation, and what `read` says of one product's stock, cached under that generation
     and the product's stock version: exact, and read from the database once per change of its codes.
 
-    Both counters come in one round trip: a product page served from the cache makes three in all.
+    A product page served from the cache asks Redis once, for the two counters.
     """
-    version_key = STOCK_VERSION_KEY.format(product_id)
-    found = cache.get_many([GENERATION_KEY, version_key]) if not _bump_owed else {}
-    if len(found) == 2:
-        current, version = found[GENERATION_KEY], found[version_key]
-    else:  # never read yet, evicted, or a bump owed
-        current, version = generation(), stock_version(product_id)
     if not shared_cache_available():
-        return current, read(product_id)
-    key = f"catalog:product-stock:{current}:{product_id}:{version}"
-    value = cache.get(key)
+        return generation(), read(product_id)
+    current, versions = counters([product_id])
+    key = f"catalog:product-stock:{current}:{product_id}:{versions.get(product_id)}"
+    value = _copies.get(key)
     if value is None:
         value = read(product_id)
-        cache.set(key, value, FRAGMENT_SECONDS)
+        _copies.set(key, value, FRAGMENT_SECONDS)
     return current, value
 
 
@@ -164,8 +162,8 @@ def cached_fragment(parts: tuple[object, ...], render: Callable[[], T]) -> T:
     if not shared_cache_available():
         return render()
     key = fragment_key(*parts)
-    value = cache.get(key)
+    value = _copies.get(key)
     if value is None:
         value = render()
-        cache.set(key, value, FRAGMENT_SECONDS)
+        _copies.set(key, value, FRAGMENT_SECONDS)
     return value

@@ -14,6 +14,8 @@ fragments keyed by the stock generation) to skip caching until Redis is back.
 import logging
 import threading
 import time
+from collections import OrderedDict
+from typing import ClassVar
 
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
@@ -127,3 +129,64 @@ def shared_cache_available() -> bool:
     """False while the default cache is a Redis that cannot be reached (its fallback is per process)."""
     backend = caches["default"]
     return not isinstance(backend, OutageTolerantRedisCache) or backend.available
+
+
+class LocalCopies:
+    """The shared cache, with a bounded copy in this process of the entries read or written through it.
+
+    Only for keys that name what their entry holds (a catalog generation, a stock version): such an
+    entry never changes under its key, so a copy is never stale, and reading it saves a round trip to
+    Redis and the unpickling of the value. A copy lives at most `seconds` (what bounds anything the
+    key does not name), and the least recently used go first beyond `size`.
+    """
+
+    _every: ClassVar[list["LocalCopies"]] = []
+
+    def __init__(self, *, size: int, seconds: float) -> None:
+        self._size = size
+        self._seconds = seconds
+        self._copies: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()
+        LocalCopies._every.append(self)
+
+    @classmethod
+    def forget_everywhere(cls) -> None:
+        """Drop every copy in this process: for tests, which give each test an empty cache."""
+        for copies in cls._every:
+            with copies._lock:
+                copies._copies.clear()
+
+    def get(self, key: str):
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: list[str]) -> dict:
+        now = time.monotonic()
+        found = {}
+        with self._lock:
+            for key in keys:
+                copy = self._copies.get(key)
+                if copy is not None and copy[0] > now:
+                    found[key] = copy[1]
+                    self._copies.move_to_end(key)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            shared = caches["default"].get_many(missing)
+            self._keep(shared)
+            found.update(shared)
+        return found
+
+    def set(self, key: str, value, timeout: float) -> None:
+        self.set_many({key: value}, timeout)
+
+    def set_many(self, entries: dict, timeout: float) -> None:
+        caches["default"].set_many(entries, timeout)
+        self._keep(entries)
+
+    def _keep(self, entries: dict) -> None:
+        until = time.monotonic() + self._seconds
+        with self._lock:
+            for key, value in entries.items():
+                self._copies[key] = (until, value)
+                self._copies.move_to_end(key)
+            while len(self._copies) > self._size:
+                self._copies.popitem(last=False)

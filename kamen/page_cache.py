@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.translation import get_language
 
-from .cache import shared_cache_available
+from .cache import LocalCopies, shared_cache_available
 
 # Keys carry what a page depends on (a generation, a stock version), so a changed page is never read
 # again; the lifetime only bounds the memory that pages nobody asks for take.
@@ -31,6 +31,8 @@ PAGE_SECONDS = 300
 # left by a request that died lapses after RENDER_CLAIM_SECONDS.
 RENDER_WAIT_SECONDS = 0.5
 RENDER_CLAIM_SECONDS = 5
+# Pages this process served lately, kept beside Redis: their keys hold what they depend on.
+_pages = LocalCopies(size=500, seconds=PAGE_SECONDS)
 CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
 # What {% csrf_token %} renders; a token is letters and digits, so the placeholder can stand in its place.
 CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
@@ -70,7 +72,7 @@ def serve(
     if not cacheable(request, query_names, methods=methods):
         return _filled(render(), fill, status)
     key = page_key(request, parts)
-    stored = cache.get(key)
+    stored = _pages.get(key)
     if stored is None:
         claim = f"{key}:rendering"
         if not cache.add(claim, 1, RENDER_CLAIM_SECONDS):
@@ -84,7 +86,7 @@ def serve(
                 return _filled(response, fill, status)
             html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
             stored = (html, response["Content-Type"])
-            cache.set(key, stored, PAGE_SECONDS)
+            _pages.set(key, stored, PAGE_SECONDS)
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
@@ -100,7 +102,7 @@ def _rendered_meanwhile(key: str) -> tuple[str, str] | None:
     deadline = time.monotonic() + RENDER_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.01)
-        stored = cache.get(key)
+        stored = _pages.get(key)
         if stored is not None:
             return stored
     return None
