@@ -59,14 +59,11 @@ def _rejections(request: HttpRequest, *, increment: bool) -> dict:
     )
 
 
-def source_is_limited(request: HttpRequest) -> bool:
-    """Whether this source has already sent as many rejected notifications as the window allows."""
-    usage = _rejections(request, increment=False)
-    return usage is not None and usage["count"] >= usage["limit"]
-
-
-def count_rejection(request: HttpRequest) -> None:
-    _rejections(request, increment=True)
+def count_rejection(request: HttpRequest) -> bool:
+    """Count one more rejection from this source; whether it had already sent as many as the window
+    allows. Only rejections ask: a valid notification costs the rate limit nothing."""
+    usage = _rejections(request, increment=True)
+    return usage is not None and usage["count"] > usage["limit"]
 
 
 def storable(text: str) -> str:

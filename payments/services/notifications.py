@@ -43,11 +43,10 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
     over its limit is not stored at all: the returned record then has no primary key. A refund
     notification never confirms a payment.
     """
-    limited = limits.source_is_limited(request)
     if limits.is_oversized(request):
         record = _new_record(provider, request, read_body=False)
         too_large = f"body of {limits.declared_size(request)} bytes is over the {limits.max_bytes()}-byte limit"
-        _reject(record, NotificationRejected(too_large), request=request, limited=limited)
+        _reject(record, NotificationRejected(too_large), request=request)
         return record
     record = _new_record(provider, request)
     try:
@@ -56,28 +55,27 @@ def handle_notification(provider: BasePaymentProvider, request: HttpRequest) -> 
             _verify_and_apply(provider, request, record)
             record.save()
     except (NotificationRejected, PaymentMismatch) as rejected:
-        _reject(record, rejected, request=request, limited=limited)
+        _reject(record, rejected, request=request)
     except Exception as error:  # stored and answered as a failure, so the gateway sends it again
         logger.exception("%s notification failed", provider.code)
         record.pk = None  # the insert, if it happened, was rolled back with the rest
         message = f"{type(error).__name__}: {error}"
-        _store_refused(record, PaymentNotification.Result.ERROR, message, request=request, limited=limited)
+        _store_refused(record, PaymentNotification.Result.ERROR, message, request=request)
     return record
 
 
-def _reject(record: PaymentNotification, reason: Exception, *, request: HttpRequest, limited: bool) -> None:
+def _reject(record: PaymentNotification, reason: Exception, *, request: HttpRequest) -> None:
     logger.warning("%s notification rejected: %s", record.provider, reason)
-    _store_refused(record, PaymentNotification.Result.REJECTED, str(reason), request=request, limited=limited)
+    _store_refused(record, PaymentNotification.Result.REJECTED, str(reason), request=request)
 
 
-def _store_refused(record: PaymentNotification, result: str, message: str, *, request: HttpRequest, limited: bool):
+def _store_refused(record: PaymentNotification, result: str, message: str, *, request: HttpRequest):
     """Record a notification that changed nothing. One that verified (an amount that does not match,
     an error after verification) came from the gateway: stored whole, never counted or limited."""
     record.result = result
     record.message = limits.storable(message)[:300]
     if not record.verified:
-        limits.count_rejection(request)
-        if limited:
+        if limits.count_rejection(request):
             logger.info("%s notification from a source over its limit not stored", record.provider)
             return
         _bound(record)
