@@ -65,7 +65,9 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         return
 
     original = connection.settings_dict["NAME"]
-    template = connection.creation._get_test_db_name()  # test_<NAME>, without a process suffix
+    # test_<NAME>_template: apart from the test_<NAME> that a single-process run creates and drops
+    template = f"{connection.creation._get_test_db_name()}_template"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = template
     suffix = worker["workerid"]
     lock = Path(tempfile.gettempdir()) / f"kamen-{template}.lock"
     with django_db_blocker.unblock(), _locked(lock) as handle:
