@@ -122,8 +122,9 @@ def place(request: HttpRequest) -> HttpResponse:
 
 def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
     """The product page saying it is sold out, with a fresh form: the same answer for every visitor
-    who is not signed in until the product's stock changes, so during a sale it is rendered once and
-    then served from the cache to the hundreds who came too late."""
+    who is not signed in until one of the product's specs sells out or comes back, with live counts,
+    so during a sale it is rendered once and then served from the cache to the hundreds who came
+    too late."""
     generation, stock = catalog_cache.product_stock(sku.product_id, catalog_selectors.sku_stock)
     parts = ("sold-out", sku.pk, generation, live_stock.shape(stock))
 
