@@ -92,7 +92,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
             # A connection some test thread left open: this process's own, so ended here.
             with connection._nodb_cursor() as cursor:
                 cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
                     [copy],
                 )
             connection.settings_dict["NAME"] = copy
