@@ -27,8 +27,8 @@ def _locked(path: Path):
 
 @contextmanager
 def _warn_if_left(request):
-    """A test database still in use at the end (a thread's connection left open) is a warning, as in
-    pytest-django: the next run replaces it."""
+    """A test database that cannot be dropped at the end is a warning, as in pytest-django: the next
+    run replaces it."""
     try:
         yield
     except Exception as error:
