@@ -4,6 +4,7 @@ Admin classes parse input and call `catalog.services`; a card code is decrypted 
 reveal view.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -27,7 +28,7 @@ from kamen.templatetags.money import yuan
 from . import crypto, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
-from .models import BuyerField, CardCode, CardCodeReveal, Category, Product, Sku
+from .models import BuyerField, CardCode, CardCodeReveal, Category, Product, Sku, WholesaleTier
 from .selectors import code_count
 
 MASK = "••••••••"
@@ -249,6 +250,37 @@ class ProductAdmin(ShownOnListPagesAdmin):
 # ---------------------------------------------------------------------------------------------------
 # SKUs and card-code import
 # ---------------------------------------------------------------------------------------------------
+class WholesaleTierFormSet(forms.BaseInlineFormSet):
+    """Wholesale prices must fall as the quantity rises, each below the retail price: a buyer who
+    takes more never pays more per piece."""
+
+    def clean(self) -> None:
+        super().clean()
+        rows = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("unit_price")
+        ]
+        retail = self.instance.price
+        previous = None
+        for row in sorted(rows, key=lambda row: row.get("min_quantity") or 0):
+            if retail is not None and row["unit_price"] >= retail:
+                raise forms.ValidationError(_("Each wholesale price must be below the retail price."))
+            if previous is not None and row["unit_price"] >= previous["unit_price"]:
+                raise forms.ValidationError(
+                    _("Wholesale prices must fall as the quantity rises: from %(more)s, less than from %(fewer)s.")
+                    % {"more": row["min_quantity"], "fewer": previous["min_quantity"]}
+                )
+            previous = row
+
+
+class WholesaleTierInline(admin.TabularInline):
+    model = WholesaleTier
+    formset = WholesaleTierFormSet
+    fields = ("min_quantity", "unit_price")
+    extra = 0
+
+
 @admin.register(Sku)
 class SkuAdmin(ShownOnListPagesAdmin):
     list_display = (
@@ -267,6 +299,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
     autocomplete_fields = ("product",)
     fields = ("product", "name", "price", "delivery_kind", "is_active", "sort_order", "available", "reserved", "sold")
     readonly_fields = ("available", "reserved", "sold")
+    inlines = (WholesaleTierInline,)
     change_form_template = "admin/catalog/sku/change_form.html"
 
     def get_queryset(self, request):

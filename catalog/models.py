@@ -163,6 +163,35 @@ class Sku(models.Model):
         return self.is_manual or stock >= quantity
 
 
+class WholesaleTier(models.Model):
+    """A wholesale price (批发价): from `min_quantity` pieces in one order, each costs `unit_price`."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("SKU"))
+    min_quantity = models.PositiveIntegerField(_("from quantity"))
+    unit_price = MoneyField(_("unit price"), max_digits=12, decimal_places=2, default_currency="CNY")
+
+    class Meta:
+        verbose_name = _("wholesale price")
+        verbose_name_plural = _("wholesale prices")
+        ordering = ["min_quantity"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "min_quantity"], name="wholesale_tier_unique_quantity"),
+            models.CheckConstraint(
+                condition=models.Q(min_quantity__gte=2),
+                name="wholesale_tier_from_two",
+                violation_error_message=_("A wholesale price starts from 2 pieces or more."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gt=0),
+                name="wholesale_tier_price_positive",
+                violation_error_message=_("A wholesale price must be above zero."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} ≥ {self.min_quantity}"
+
+
 class BuyerField(models.Model):
     """Something the buyer fills in at checkout (下单附加信息): a game UID, a QQ number, the server.
 

@@ -42,6 +42,7 @@ ORDER_FIELDS = (
     "quantity",
     "buyer_details",
     "unit_price",
+    "price_adjustments",
     "total",
     "payment_method_name",
     "created_at",
@@ -69,6 +70,15 @@ class OrderDisplayMixin:
     @admin.display(description=gettext_lazy("payment method"), ordering="payment_method")
     def payment_method_name(self, order: Order) -> str:
         return provider_name(order.payment_method)
+
+    @admin.display(description=gettext_lazy("price adjustments"))
+    def price_adjustments(self, order: Order) -> str:
+        """How the total came below retail, as priced at checkout (「批发价（满10件） −¥5.00」)."""
+        if not order.price_adjustments:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"), "{} −{}", ((what, yuan(amount)) for what, amount in order.price_adjustments)
+        )
 
     @admin.display(description=gettext_lazy("buyer's details"))
     def buyer_details(self, order: Order) -> str:

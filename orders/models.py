@@ -6,6 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+from djmoney.money import Money
+
+from kamen.money import cny
 
 from .lookup_passwords import check_lookup_password
 
@@ -60,6 +63,8 @@ class Order(models.Model):
     payment_method = models.CharField(_("payment method"), max_length=32)
     # What the buyer filled in at checkout (game UID, QQ number, server): [{"label", "kind", "value"}].
     buyer_input = models.JSONField(_("buyer's details"), default=list, blank=True)
+    # How the total came about (catalog.pricing.Quote.snapshot): a later price change never alters it.
+    pricing = models.JSONField(_("pricing"), default=dict, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
     )
@@ -96,6 +101,15 @@ class Order(models.Model):
 
     def get_secret_url(self) -> str:
         return reverse("orders:secret", args=[self.number, self.access_token])
+
+    @property
+    def price_adjustments(self) -> list[tuple[str, Money]]:
+        """What took the total below the retail price, from the pricing snapshot: (what, amount off)."""
+        saving = self.pricing.get("saving")
+        if not self.pricing.get("wholesale_from") or not saving or cny(saving).amount <= 0:
+            return []
+        label = _("Wholesale price (from %(n)s)") % {"n": self.pricing["wholesale_from"]}
+        return [(label, cny(saving))]
 
     def check_lookup_password(self, raw: str) -> bool:
         return check_lookup_password(raw, self.lookup_password)

@@ -81,6 +81,7 @@ def place_order(
             quantity=quantity,
             unit_price=quote.unit_price,
             total=quote.total,
+            pricing=quote.snapshot(),
             payment_method=payment_method,
             buyer_input=[answer.as_dict() for answer in answers if answer.value],
             created_at=now,

@@ -92,3 +92,34 @@ def test_on_a_phone_a_sold_out_answer_is_not_left_at_the_bottom_of_the_screen(li
 
     box = page.locator(".form-alert").first.bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 740 * 2 / 3
+
+
+def test_the_total_follows_the_wholesale_price_as_the_quantity_changes(live_server, browser_page):
+    from djmoney.money import Money
+
+    from catalog.models import WholesaleTier
+
+    # given a spec at ¥10.00, ¥9.50 each from 5 and ¥9.00 each from 10, and a second spec without tiers
+    sku = factories.SkuFactory(price="10.00", name="10元", product__title="批发测试卡")
+    other = factories.SkuFactory(price="20.00", name="20元", product=sku.product)
+    factories.stock(sku, 12, prefix="WH")
+    factories.stock(other, 3, prefix="WO")
+    for quantity, price in ((5, "9.50"), (10, "9.00")):
+        WholesaleTier.objects.create(sku=sku, min_quantity=quantity, unit_price=Money(price, "CNY"))
+    page = browser_page
+    page.goto(live_server.url + sku.product.get_absolute_url())
+    page.check(f"input[name=sku][value='{sku.pk}']")
+    total, unit = page.locator("[data-total]"), page.locator("[data-unit-price]")
+
+    # when the shopper types 5, then 10 pieces, then switches to the other spec
+    page.fill("input[name=quantity]", "5")
+    assert total.inner_text() == "¥47.50" and unit.inner_text() == "¥9.50"
+    page.fill("input[name=quantity]", "10")
+    assert total.inner_text() == "¥90.00" and unit.inner_text() == "¥9.00"
+    assert page.locator(f"[data-tiers-for='{sku.pk}']").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "product-wholesale.png"), full_page=True)
+    page.check(f"input[name=sku][value='{other.pk}']")
+
+    # then the other spec's price applies, and its page shows no tiers
+    assert unit.inner_text() == "¥20.00" and total.inner_text() == "¥60.00"  # 10 clamped to its 3 in stock
+    assert not page.locator(f"[data-tiers-for='{sku.pk}']").is_visible()

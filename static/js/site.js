@@ -49,8 +49,23 @@
       qty.setAttribute("max", max);
       return n;
     }
+    function unitFen(sku, n) {
+      // The lowest wholesale price that n pieces reach, else retail (as catalog.pricing decides).
+      var fen = toFen(sku.getAttribute("data-price"));
+      (sku.getAttribute("data-tiers") || "").split(",").forEach(function (tier) {
+        var parts = tier.split(":");
+        if (parts.length === 2 && n >= parseInt(parts[0], 10)) fen = Math.min(fen, toFen(parts[1]));
+      });
+      return fen;
+    }
+    function showTiers(sku) {
+      Array.prototype.forEach.call(form.querySelectorAll("[data-tiers-for]"), function (row) {
+        row.hidden = !sku || row.getAttribute("data-tiers-for") !== sku.value;
+      });
+    }
     function refresh() {
       var sku = selected();
+      showTiers(sku);
       var n = clamp();
       if (!sku || sku.disabled) {
         if (button) {
@@ -59,8 +74,8 @@
         }
         return;
       }
-      var price = toFen(sku.getAttribute("data-price"));
-      if (unit) unit.textContent = sku.getAttribute("data-price-text");
+      var price = unitFen(sku, n);
+      if (unit) unit.textContent = formatYuan(price);
       if (total) total.textContent = formatYuan(price * n);
       if (stockText) {
         var stock = parseInt(sku.getAttribute("data-stock"), 10) || 0;
@@ -80,7 +95,11 @@
     qty.addEventListener("input", function () {
       var n = parseInt(qty.value, 10);
       var sku = selected();
-      if (!isNaN(n) && sku && total) total.textContent = formatYuan(toFen(sku.getAttribute("data-price")) * Math.max(n, 0));
+      if (!isNaN(n) && sku && total) {
+        var price = unitFen(sku, n);
+        if (unit) unit.textContent = formatYuan(price);
+        total.textContent = formatYuan(price * Math.max(n, 0));
+      }
     });
     Array.prototype.forEach.call(form.querySelectorAll("[data-step]"), function (step) {
       step.addEventListener("click", function () {

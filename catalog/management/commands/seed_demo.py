@@ -7,6 +7,7 @@ adds nothing and changes nothing.
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +16,7 @@ from django.db import transaction
 from accounts import services as accounts_services
 from accounts.models import User
 from catalog import services as catalog_services
-from catalog.models import BuyerField, CardCode, Category, Product, Sku
+from catalog.models import BuyerField, CardCode, Category, Product, Sku, WholesaleTier
 from kamen.money import cny
 
 ADMIN_LOGIN = ("admin@kamen.local", "kamen-admin-2026")
@@ -54,6 +55,7 @@ class DemoProduct:
     brand: str = ""
     keywords: str = ""
     fields: tuple[DemoField, ...] = ()  # what the buyer fills in at checkout
+    wholesale: tuple[tuple[int, str], ...] = ()  # (from quantity, share of retail) for every spec
 
 
 P = DemoProduct
@@ -68,6 +70,7 @@ PRODUCTS = [
         [("10Q币", "9.80"), ("30Q币", "29.40"), ("50Q币", "49.00"), ("100Q币", "98.00")],
         "pair",
         hot=True,
+        wholesale=((10, "0.98"), (50, "0.96")),
         note="登录 pay.qq.com 选择“Q币卡充值”，输入卡号和密码。",
         brand="腾讯",
         keywords="QQ币 Q点 QB",
@@ -331,6 +334,10 @@ class Command(BaseCommand):
                 name=name,
                 defaults={"price": cny(price), "delivery_kind": kind, "sort_order": order},
             )
+            for quantity, share in spec.wholesale:
+                WholesaleTier.objects.get_or_create(
+                    sku=sku, min_quantity=quantity, defaults={"unit_price": cny(Decimal(price) * Decimal(share))}
+                )
             if not sku.is_manual:
                 key = f"{spec.title}/{name}"
                 text = "\n".join(_code(spec.style, key, i) for i in range(codes_per_sku))
