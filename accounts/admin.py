@@ -12,6 +12,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,12 +20,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin
+from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin, ShopAdmin
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 
 from . import services
-from .models import User, Wallet, WalletEntry
+from .models import MemberLevel, User, Wallet, WalletEntry
 
 admin.site.site_header = gettext_lazy("kamen administration")
 admin.site.site_title = gettext_lazy("kamen admin")
@@ -56,6 +57,19 @@ class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
         fields = "__all__"
 
 
+@admin.register(MemberLevel)
+class MemberLevelAdmin(ShopAdmin):
+    list_display = ("name", "rank", "discount", "badge", "member_count")
+    ordering = ("rank",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members_count=Count("members"))
+
+    @admin.display(description=gettext_lazy("members"), ordering="members_count")
+    def member_count(self, level: MemberLevel) -> int:
+        return level.members_count
+
+
 @admin.register(User)
 class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     form = UserChangeForm
@@ -63,6 +77,7 @@ class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name")}),
+        (gettext_lazy("Member level"), {"fields": ("level",)}),
         (
             gettext_lazy("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -70,8 +85,10 @@ class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
         (gettext_lazy("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
-    list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined", "balance")
-    list_select_related = ("wallet",)
+    list_display = ("email", "first_name", "last_name", "level", "is_staff", "is_active", "date_joined", "balance")
+    list_select_related = ("wallet", "level")
+    # A level set by hand must leave an audit row, which this form would not: read-only here.
+    readonly_fields = ("level",)
     search_fields = ("email", "first_name", "last_name")
     ordering = ("-date_joined", "-id")
     change_form_template = "admin/accounts/user/change_form.html"

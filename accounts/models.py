@@ -1,6 +1,9 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
@@ -31,11 +34,57 @@ class UserManager(BaseUserManager):
         return user
 
 
+class MemberLevel(models.Model):
+    """A member level (会员等级): its discount off retail, or the fixed prices staff set per SKU for it
+    (the agency price). The level of the lowest rank is everyone's who has none, guests' too."""
+
+    name = models.CharField(_("name"), max_length=30, unique=True)
+    rank = models.PositiveIntegerField(_("rank"), unique=True, help_text=_("Higher ranks are better levels."))
+    discount = models.DecimalField(
+        _("price factor"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("1.000"),
+        help_text=_("What members pay of the retail price: 0.95 is 95折 (five per cent off), 1 is none."),
+    )
+    badge = models.CharField(_("badge"), max_length=12, blank=True)
+
+    class Meta:
+        verbose_name = _("member level")
+        verbose_name_plural = _("member levels")
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(discount__gt=0, discount__lte=1),
+                name="member_level_discount_in_range",
+                violation_error_message=_("The price factor must be above 0 and at most 1."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_discount(self) -> bool:
+        return self.discount < 1
+
+    @property
+    def discount_label(self) -> str:
+        """95折 in Chinese, "5% off" in English."""
+        if (get_language() or "").startswith("zh"):
+            tenths = (self.discount * 100).quantize(Decimal("1"))
+            return f"{tenths // 10 if tenths % 10 == 0 else tenths}折"
+        return f"{((1 - self.discount) * 100).normalize():f}% off"
+
+
 class User(AbstractUser):
     """A shopper, reseller or staff member; signs in with e-mail."""
 
     username = None
     email = models.EmailField(_("e-mail address"), unique=True)
+    level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("level")
+    )
 
     objects = UserManager()
 

@@ -28,7 +28,7 @@ from kamen.templatetags.money import yuan
 from . import crypto, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
-from .models import BuyerField, CardCode, CardCodeReveal, Category, Product, Sku, WholesaleTier
+from .models import BuyerField, CardCode, CardCodeReveal, Category, LevelPrice, Product, Sku, WholesaleTier
 from .selectors import code_count
 
 MASK = "••••••••"
@@ -274,6 +274,14 @@ class WholesaleTierFormSet(forms.BaseInlineFormSet):
             previous = row
 
 
+class LevelPriceInline(admin.TabularInline):
+    """Fixed unit prices of this SKU for member levels (代理价), in place of the level's discount."""
+
+    model = LevelPrice
+    fields = ("level", "unit_price")
+    extra = 0
+
+
 class WholesaleTierInline(admin.TabularInline):
     model = WholesaleTier
     formset = WholesaleTierFormSet
@@ -299,7 +307,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
     autocomplete_fields = ("product",)
     fields = ("product", "name", "price", "delivery_kind", "is_active", "sort_order", "available", "reserved", "sold")
     readonly_fields = ("available", "reserved", "sold")
-    inlines = (WholesaleTierInline,)
+    inlines = (WholesaleTierInline, LevelPriceInline)
     change_form_template = "admin/catalog/sku/change_form.html"
 
     def get_queryset(self, request):

@@ -192,6 +192,31 @@ class WholesaleTier(models.Model):
         return f"{self.sku} ≥ {self.min_quantity}"
 
 
+class LevelPrice(models.Model):
+    """A fixed unit price of a SKU for one member level (代理价), in place of the level's discount."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="level_prices", verbose_name=_("SKU"))
+    level = models.ForeignKey(
+        "accounts.MemberLevel", on_delete=models.CASCADE, related_name="sku_prices", verbose_name=_("level")
+    )
+    unit_price = MoneyField(_("unit price"), max_digits=12, decimal_places=2, default_currency="CNY")
+
+    class Meta:
+        verbose_name = _("level price")
+        verbose_name_plural = _("level prices")
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "level"], name="level_price_one_per_level"),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gt=0),
+                name="level_price_positive",
+                violation_error_message=_("A level price must be above zero."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.level}"
+
+
 class BuyerField(models.Model):
     """Something the buyer fills in at checkout (下单附加信息): a game UID, a QQ number, the server.
 

@@ -106,7 +106,7 @@ def skus_with_stock(product: Product, stock: dict[int, SkuStock] | None = None) 
     """The product's active Skus with `stock`, `buyable` and `max_quantity` (what one order may take) set,
     from `stock` (what `sku_stock` says) when given."""
     stock = sku_stock(product.pk) if stock is None else stock
-    skus = list(product.skus.filter(is_active=True).prefetch_related("tiers"))
+    skus = list(product.skus.filter(is_active=True).prefetch_related("tiers", "level_prices"))
     for sku in skus:
         sku.stock, sku.buyable = stock.get(sku.pk, (0, False))
         sku.max_quantity = product.max_per_order if sku.is_manual else min(product.max_per_order, sku.stock)

@@ -1,4 +1,5 @@
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
+from accounts.models import MemberLevel
 from kamen.money import cny
 
 from .lookup_passwords import check_lookup_password
@@ -106,9 +108,20 @@ class Order(models.Model):
     def price_adjustments(self) -> list[tuple[str, Money]]:
         """What took the total below the retail price, from the pricing snapshot: (what, amount off)."""
         saving = self.pricing.get("saving")
-        if not self.pricing.get("wholesale_from") or not saving or cny(saving).amount <= 0:
+        if not saving or cny(saving).amount <= 0:
             return []
-        label = _("Wholesale price (from %(n)s)") % {"n": self.pricing["wholesale_from"]}
+        if self.pricing.get("wholesale_from"):
+            label = _("Wholesale price (from %(n)s)") % {"n": self.pricing["wholesale_from"]}
+        elif self.pricing.get("level_discount"):
+            level = MemberLevel(name=self.pricing["level"], discount=Decimal(self.pricing["level_discount"]))
+            label = _("Member price (%(level)s, %(discount)s)") % {
+                "level": level.name,
+                "discount": level.discount_label,
+            }
+        elif self.pricing.get("level"):
+            label = _("Member price (%(level)s)") % {"level": self.pricing["level"]}
+        else:
+            return []
         return [(label, cny(saving))]
 
     def check_lookup_password(self, raw: str) -> bool:

@@ -9,9 +9,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from accounts.selectors import level_of
 from accounts.services import InsufficientBalance
 from catalog import cache as catalog_cache
-from catalog import live_stock
+from catalog import live_stock, pricing
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
 from kamen import page_cache
@@ -65,6 +66,9 @@ def render_product(
     user = _user(request)
     stock = catalog_selectors.sku_stock(product.pk) if stock is None else stock
     skus = catalog_selectors.skus_with_stock(product, stock)
+    level = level_of(user)  # a visitor not signed in has the lowest level's prices, so a cached page fits all
+    for sku in skus:
+        sku.viewer_price = pricing.viewer_unit_price(sku, level)
     if selected_sku is None:
         selected_sku = next((sku for sku in skus if sku.buyable), skus[0] if skus else None)
     else:
@@ -76,7 +80,14 @@ def render_product(
             buyer_fields=catalog_selectors.buyer_fields(product),
             initial={"sku": selected_sku.pk if selected_sku else None, "quantity": product.min_per_order},
         )
-    context = {"product": product, "skus": skus, "selected_sku": selected_sku, "form": form, "refusal": refusal}
+    context = {
+        "product": product,
+        "skus": skus,
+        "selected_sku": selected_sku,
+        "form": form,
+        "refusal": refusal,
+        "level": level,
+    }
     response = render(request, "catalog/product.html", context, status=status)
     if not slots:
         response.content = live_stock.fill_specs(response.content.decode(), stock)

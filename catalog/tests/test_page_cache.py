@@ -132,8 +132,10 @@ def test_a_staff_edit_in_the_admin_shows_at_once(client, sku, staff):
         "delivery_kind": sku.delivery_kind,
         "is_active": "on",
         "sort_order": sku.sort_order,
-        "tiers-TOTAL_FORMS": "0",  # the form's wholesale prices: none
+        "tiers-TOTAL_FORMS": "0",  # the form's wholesale and level prices: none
         "tiers-INITIAL_FORMS": "0",
+        "level_prices-TOTAL_FORMS": "0",
+        "level_prices-INITIAL_FORMS": "0",
     }
     assert admin.post(change, fields).status_code == 302
 

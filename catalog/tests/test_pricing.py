@@ -102,6 +102,8 @@ def test_staff_cannot_set_a_wholesale_price_that_rises_with_the_quantity_or_reac
         "tiers-INITIAL_FORMS": "0",
         "tiers-MIN_NUM_FORMS": "0",
         "tiers-MAX_NUM_FORMS": "1000",
+        "level_prices-TOTAL_FORMS": "0",
+        "level_prices-INITIAL_FORMS": "0",
     }
 
     def post(*rows):

@@ -27,6 +27,7 @@
     var unit = form.querySelector("[data-unit-price]");
     var stockText = form.querySelector("[data-stock-text]");
     var total = form.querySelector("[data-total]");
+    var memberPrice = form.querySelector("[data-member-price]");
     var button = form.querySelector("[data-buy-button]");
     var payChoices = form.querySelectorAll("input[name=payment_method]").length;
     var productMax = parseInt(qty.getAttribute("max"), 10) || 1;
@@ -58,6 +59,13 @@
       });
       return fen;
     }
+    function showRetail(sku, price) {
+      // The retail price struck through beside a lower member or wholesale price.
+      if (!memberPrice) return;
+      var retail = toFen(sku.getAttribute("data-retail"));
+      memberPrice.hidden = price >= retail;
+      memberPrice.querySelector("[data-retail-price]").textContent = formatYuan(retail);
+    }
     function showTiers(sku) {
       Array.prototype.forEach.call(form.querySelectorAll("[data-tiers-for]"), function (row) {
         row.hidden = !sku || row.getAttribute("data-tiers-for") !== sku.value;
@@ -77,6 +85,7 @@
       var price = unitFen(sku, n);
       if (unit) unit.textContent = formatYuan(price);
       if (total) total.textContent = formatYuan(price * n);
+      showRetail(sku, price);
       if (stockText) {
         var stock = parseInt(sku.getAttribute("data-stock"), 10) || 0;
         if (sku.getAttribute("data-manual") === "1") stockText.textContent = form.getAttribute("data-text-manual");
@@ -99,6 +108,7 @@
         var price = unitFen(sku, n);
         if (unit) unit.textContent = formatYuan(price);
         total.textContent = formatYuan(price * Math.max(n, 0));
+        showRetail(sku, price);
       }
     });
     Array.prototype.forEach.call(form.querySelectorAll("[data-step]"), function (step) {

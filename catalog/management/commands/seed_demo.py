@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import services as accounts_services
-from accounts.models import User
+from accounts.models import MemberLevel, User
 from catalog import services as catalog_services
-from catalog.models import BuyerField, CardCode, Category, Product, Sku, WholesaleTier
+from catalog.models import BuyerField, CardCode, Category, LevelPrice, Product, Sku, WholesaleTier
 from kamen.money import cny
 
 ADMIN_LOGIN = ("admin@kamen.local", "kamen-admin-2026")
@@ -58,6 +58,8 @@ class DemoProduct:
     wholesale: tuple[tuple[int, str], ...] = ()  # (from quantity, share of retail) for every spec
 
 
+# (name, rank, share of retail paid, badge): 普通 is everyone's, guests' too.
+LEVELS = (("普通会员", 0, "1", ""), ("白银", 10, "0.95", "银"), ("黄金", 20, "0.88", "金"), ("代理", 30, "1", "代"))
 P = DemoProduct
 F = DemoField
 K = BuyerField.Kind
@@ -278,9 +280,11 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates logins with published passwords; it refuses to run in production.")
         with transaction.atomic():
+            levels = self._levels()
             categories = self._categories()
             added_codes = sum(self._product(spec, categories, codes_per_sku) for spec in PRODUCTS)
-            self._users()
+            self._agency_prices(levels["代理"])
+            self._users(levels["白银"])
         self.stdout.write(
             f"Demo shop ready: {Category.objects.count()} categories, {Product.objects.count()} products, "
             f"{Sku.objects.count()} SKUs, {CardCode.objects.count()} card codes ({added_codes} added now).\n"
@@ -344,13 +348,31 @@ class Command(BaseCommand):
                 added += catalog_services.import_codes(sku, text).added
         return added
 
-    def _users(self) -> None:
+    def _levels(self) -> dict[str, MemberLevel]:
+        levels = {}
+        for name, rank, discount, badge in LEVELS:
+            levels[name], _ = MemberLevel.objects.get_or_create(
+                name=name, defaults={"rank": rank, "discount": Decimal(discount), "badge": badge}
+            )
+        return levels
+
+    def _agency_prices(self, agency: MemberLevel) -> None:
+        """Resellers (代理) buy the Q币 cards at a fixed 93% of retail."""
+        for sku in Sku.objects.filter(product__title="腾讯Q币卡"):
+            LevelPrice.objects.get_or_create(
+                sku=sku, level=agency, defaults={"unit_price": cny(sku.price.amount * Decimal("0.93"))}
+            )
+
+    def _users(self, shopper_level: MemberLevel) -> None:
         admin = User.objects.filter(email=ADMIN_LOGIN[0]).first()
         if admin is None:
             admin = User.objects.create_superuser(ADMIN_LOGIN[0], ADMIN_LOGIN[1])
         shopper = User.objects.filter(email=SHOPPER_LOGIN[0]).first()
         if shopper is None:
             shopper = User.objects.create_user(SHOPPER_LOGIN[0], SHOPPER_LOGIN[1])
+        if shopper.level_id is None:
+            shopper.level = shopper_level  # the demo shopper sees member prices
+            shopper.save(update_fields=["level"])
         # Sign-up confirms addresses by mail; the demo logins are confirmed here so they sign in at once.
         for user in (admin, shopper):
             accounts_services.confirm_email(user)
