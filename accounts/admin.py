@@ -25,7 +25,7 @@ from kamen.money import cny
 from kamen.templatetags.money import yuan
 
 from . import services
-from .models import MemberLevel, User, Wallet, WalletEntry
+from .models import LevelChange, MemberLevel, User, Wallet, WalletEntry
 
 admin.site.site_header = gettext_lazy("kamen administration")
 admin.site.site_title = gettext_lazy("kamen admin")
@@ -59,7 +59,7 @@ class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
 
 @admin.register(MemberLevel)
 class MemberLevelAdmin(ShopAdmin):
-    list_display = ("name", "rank", "discount", "badge", "member_count")
+    list_display = ("name", "rank", "discount", "upgrade_at", "badge", "member_count")
     ordering = ("rank",)
 
     def get_queryset(self, request):
@@ -70,6 +70,15 @@ class MemberLevelAdmin(ShopAdmin):
         return level.members_count
 
 
+@admin.register(LevelChange)
+class LevelChangeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "from_level", "to_level", "reason", "paid_total", "reference", "actor")
+    list_filter = ("reason", "to_level")
+    list_select_related = ("user", "from_level", "to_level", "actor")
+    search_fields = ("user__email", "=reference")
+    fields = list_display
+
+
 @admin.register(User)
 class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     form = UserChangeForm
@@ -77,7 +86,7 @@ class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name")}),
-        (gettext_lazy("Member level"), {"fields": ("level",)}),
+        (gettext_lazy("Member level"), {"fields": ("level", "paid_total")}),
         (
             gettext_lazy("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -88,7 +97,7 @@ class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
     list_display = ("email", "first_name", "last_name", "level", "is_staff", "is_active", "date_joined", "balance")
     list_select_related = ("wallet", "level")
     # A level set by hand must leave an audit row, which this form would not: read-only here.
-    readonly_fields = ("level",)
+    readonly_fields = ("level", "paid_total")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("-date_joined", "-id")
     change_form_template = "admin/accounts/user/change_form.html"

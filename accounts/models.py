@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,15 @@ class MemberLevel(models.Model):
         help_text=_("What members pay of the retail price: 0.95 is 95折 (five per cent off), 1 is none."),
     )
     badge = models.CharField(_("badge"), max_length=12, blank=True)
+    upgrade_at = models.DecimalField(
+        _("upgrade at (CNY)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("A member whose paid orders reach this amount in all moves up to this level; empty: never."),
+    )
 
     class Meta:
         verbose_name = _("member level")
@@ -85,6 +95,8 @@ class User(AbstractUser):
     level = models.ForeignKey(
         MemberLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("level")
     )
+    # What the member's orders were paid, less what was refunded: changed only under the user row lock.
+    paid_total = MoneyField(_("paid in all"), max_digits=14, decimal_places=2, default=0, default_currency="CNY")
 
     objects = UserManager()
 
@@ -160,3 +172,35 @@ class WalletEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"
+
+
+class LevelChange(models.Model):
+    """Audit row of a member's level moving: by the rules (an upgrade, a drop after refunds) or by staff."""
+
+    class Reason(models.TextChoices):
+        UPGRADE = "upgrade", _("Upgrade: paid orders reached the level")
+        DROP = "drop", _("Drop: refunds took paid orders below the level")
+        STAFF = "staff", _("Set by staff")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="level_changes", verbose_name=_("user"))
+    from_level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("from")
+    )
+    to_level = models.ForeignKey(
+        MemberLevel, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("to")
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    paid_total = MoneyField(_("paid in all"), max_digits=14, decimal_places=2, default_currency="CNY")
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("level change")
+        verbose_name_plural = _("level changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.from_level or '—'} → {self.to_level or '—'}"

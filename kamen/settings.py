@@ -312,6 +312,8 @@ CARD_CODE_FINGERPRINT_KEY = _secret("CARD_CODE_FINGERPRINT_KEY")
 # Orders and payments
 # ---------------------------------------------------------------------------------------------------
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
+# Whether refunds that take a member's paid orders below their level move them down (accounts.levels).
+MEMBER_LEVELS_DROP_ON_REFUND = env.bool("MEMBER_LEVELS_DROP_ON_REFUND", default=False)
 # Paid orders still undelivered after this long are re-enqueued by the sweeper.
 DELIVERY_SWEEP_AFTER = timedelta(seconds=env.int("DELIVERY_SWEEP_AFTER_SECONDS", default=60))
 # Delivered orders whose e-mail was not sent this long after delivery are mailed by the sweeper, up to

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from accounts import levels
 from payments.models import Payment, Refund
 from payments.purposes import PaymentPurpose
 
@@ -26,10 +27,16 @@ class OrderPurpose(PaymentPurpose):
     reference_label = _("Order number")
 
     def payment_confirmed(self, payment: Payment) -> None:
-        mark_paid(lock_order(_order_id(payment)), payment_id=payment.pk)
+        order = lock_order(_order_id(payment))
+        mark_paid(order, payment_id=payment.pk)
+        if order.user_id is not None:
+            levels.record_paid(order.user_id, payment.amount, reference=order.number)
 
     def refund_succeeded(self, refund: Refund) -> None:
-        record_refund(lock_order(_order_id(refund.payment)), refund)
+        order = lock_order(_order_id(refund.payment))
+        record_refund(order, refund)
+        if order.user_id is not None:
+            levels.record_refunded(order.user_id, refund.amount, reference=refund.refund_no)
 
     def refund_failed(self, refund: Refund) -> None:
         record_refund_failure(Order.objects.get(pk=_order_id(refund.payment)), refund)

@@ -58,8 +58,14 @@ class DemoProduct:
     wholesale: tuple[tuple[int, str], ...] = ()  # (from quantity, share of retail) for every spec
 
 
-# (name, rank, share of retail paid, badge): 普通 is everyone's, guests' too.
-LEVELS = (("普通会员", 0, "1", ""), ("白银", 10, "0.95", "银"), ("黄金", 20, "0.88", "金"), ("代理", 30, "1", "代"))
+# (name, rank, share of retail paid, badge, upgrade at paid orders of): 普通会员 is everyone's, guests'
+# too; 代理 is never reached by spending.
+LEVELS = (
+    ("普通会员", 0, "1", "", None),
+    ("白银", 10, "0.95", "银", "500"),
+    ("黄金", 20, "0.88", "金", "2000"),
+    ("代理", 30, "1", "代", None),
+)
 P = DemoProduct
 F = DemoField
 K = BuyerField.Kind
@@ -350,10 +356,11 @@ class Command(BaseCommand):
 
     def _levels(self) -> dict[str, MemberLevel]:
         levels = {}
-        for name, rank, discount, badge in LEVELS:
-            levels[name], _ = MemberLevel.objects.get_or_create(
-                name=name, defaults={"rank": rank, "discount": Decimal(discount), "badge": badge}
-            )
+        for name, rank, discount, badge, upgrade_at in LEVELS:
+            defaults = {"rank": rank, "discount": Decimal(discount), "badge": badge}
+            if upgrade_at:
+                defaults["upgrade_at"] = Decimal(upgrade_at)
+            levels[name], _ = MemberLevel.objects.get_or_create(name=name, defaults=defaults)
         return levels
 
     def _agency_prices(self, agency: MemberLevel) -> None:
