@@ -77,6 +77,15 @@ def _eager_celery():
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
 
 
+@pytest.fixture(autouse=True)
+def _not_inside_a_worker():
+    """A worker started in this process (the worker test) marks it as one where waiting on a task's
+    result would block, and its thread may do so after the test is over; no test runs inside a worker."""
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _static_files_from_the_source_tree():
     """Pages name static files as they are in static/; hashed names from `collectstatic` are for serving."""

@@ -24,7 +24,7 @@ from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin, ShopAdmin
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 
-from . import services
+from . import levels, services
 from .models import LevelChange, MemberLevel, User, Wallet, WalletEntry
 
 admin.site.site_header = gettext_lazy("kamen administration")
@@ -107,6 +107,36 @@ class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
         wallet = getattr(user, "wallet", None)
         return yuan(wallet.balance) if wallet else "—"
 
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.set_level_view)
+        return [path("<int:user_id>/level/", view, name="accounts_user_level"), *super().get_urls()]
+
+    def set_level_view(self, request, user_id: int):
+        """Set a member's level by hand, with a note, into the audited level changes; needs `accounts.change_user`."""
+        if not request.user.has_perm("accounts.change_user"):
+            raise PermissionDenied
+        member = get_object_or_404(User.objects.select_related("level"), pk=user_id)
+        form = SetLevelForm(request.POST) if request.method == "POST" else SetLevelForm(initial={"level": member.level})
+        if form.is_bound and form.is_valid():
+            level = form.cleaned_data["level"]
+            if levels.set_level(member.pk, level, actor=request.user, note=form.cleaned_data["note"]):
+                self.message_user(
+                    request,
+                    _("%(user)s is now at %(level)s.") % {"user": member, "level": level or _("the lowest level")},
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(request, _("%(user)s is at that level already.") % {"user": member}, messages.INFO)
+            return redirect("admin:accounts_user_change", member.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Member level of %(user)s") % {"user": member},
+            "opts": self.opts,
+            "member": member,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/user/level.html", context)
+
 
 # ---------------------------------------------------------------------------------------------------
 # Wallets and the ledger
@@ -121,6 +151,20 @@ class WalletCreditForm(forms.Form):
         label=gettext_lazy("Note"),
         max_length=WalletEntry._meta.get_field("note").max_length,
         help_text=gettext_lazy("Why the money is credited; the buyer may see it in their ledger."),
+    )
+
+
+class SetLevelForm(forms.Form):
+    level = forms.ModelChoiceField(
+        label=gettext_lazy("Member level"),
+        queryset=MemberLevel.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("None (the lowest level)"),
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        max_length=LevelChange._meta.get_field("note").max_length,
+        help_text=gettext_lazy("Why the level is set by hand; kept in the level changes."),
     )
 
 

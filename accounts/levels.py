@@ -7,6 +7,7 @@ itself when MEMBER_LEVELS_DROP_ON_REFUND says so.
 """
 
 from django.conf import settings
+from django.db import transaction
 from djmoney.money import Money
 
 from kamen.money import cny
@@ -24,7 +25,15 @@ def _earned(paid_total: Money) -> MemberLevel | None:
     )
 
 
-def _move(user: User, level: MemberLevel | None, *, reason: str, reference: str, actor: User | None = None) -> None:
+def _move(
+    user: User,
+    level: MemberLevel | None,
+    *,
+    reason: str,
+    reference: str = "",
+    actor: User | None = None,
+    note: str = "",
+) -> None:
     LevelChange.objects.create(
         user=user,
         from_level=user.level,
@@ -33,6 +42,7 @@ def _move(user: User, level: MemberLevel | None, *, reason: str, reference: str,
         paid_total=user.paid_total,
         reference=reference,
         actor=actor,
+        note=note,
     )
     user.level = level
     user.save(update_fields=["level"])
@@ -61,3 +71,13 @@ def record_refunded(user_id: int, amount: Money, *, reference: str) -> User:
         if earned is None or earned.rank < user.level.rank:
             _move(user, earned, reason=LevelChange.Reason.DROP, reference=reference)
     return user
+
+
+def set_level(user_id: int, level: MemberLevel | None, *, actor: User, note: str) -> bool:
+    """Staff put a member at `level` (None: the lowest), saying why; False when they are there already."""
+    with transaction.atomic():
+        user = lock_member(user_id)
+        if user.level_id == (level.pk if level else None):
+            return False
+        _move(user, level, reason=LevelChange.Reason.STAFF, actor=actor, note=note)
+    return True

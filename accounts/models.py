@@ -192,6 +192,7 @@ class LevelChange(models.Model):
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     paid_total = MoneyField(_("paid in all"), max_digits=14, decimal_places=2, default_currency="CNY")
     reference = models.CharField(_("reference"), max_length=64, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("by")
     )

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from djmoney.money import Money
 
 from accounts.models import LevelChange, MemberLevel
@@ -105,3 +106,32 @@ def test_payments_confirmed_at_once_upgrade_a_member_once(card, levels, shopper)
     assert shopper.paid_total == Money("1200.00", "CNY") and shopper.level == levels["白银"]
     assert LevelChange.objects.filter(user=shopper).count() == 1
     assert Order.objects.filter(user=shopper, status__in=["paid", "delivered"]).count() == 4
+
+
+def test_staff_set_a_level_by_hand_and_it_is_audited(client, staff, shopper, levels):
+    client.force_login(staff)
+    url = reverse("admin:accounts_user_level", args=[shopper.pk])
+    assert "会员等级" in client.get(url).content.decode()
+
+    response = client.post(url, {"level": levels["代理"].pk, "note": "签约代理商"}, follow=True)
+
+    shopper.refresh_from_db()
+    assert shopper.level == levels["代理"]
+    change = LevelChange.objects.get(user=shopper)
+    assert (change.reason, change.actor, change.note, change.from_level) == ("staff", staff, "签约代理商", None)
+    assert "代理" in response.content.decode()
+    client.post(url, {"level": levels["代理"].pk, "note": "again"})
+    assert LevelChange.objects.filter(user=shopper).count() == 1  # already there: nothing to record
+
+
+def test_setting_a_level_needs_the_permission_to_change_users(client, shopper, levels):
+    clerk = factories.UserFactory(is_staff=True)
+    client.force_login(clerk)
+
+    response = client.post(
+        reverse("admin:accounts_user_level", args=[shopper.pk]), {"level": levels["代理"].pk, "note": "x"}
+    )
+
+    assert response.status_code == 403
+    shopper.refresh_from_db()
+    assert shopper.level is None and not LevelChange.objects.exists()

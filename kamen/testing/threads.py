@@ -3,7 +3,12 @@
 import threading
 from collections.abc import Callable
 
+import pytest
 from django.db import connection
+
+# For a test that holds dozens of database connections at once: such tests run one after another in
+# one process, since PostgreSQL's default of 100 connections does not fit two of them side by side.
+MANY_CONNECTIONS = pytest.mark.xdist_group("many-connections")
 
 
 def run_together(calls: list[Callable[[], object]]) -> list[object]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.models import CardCode
 from kamen.testing import factories
-from kamen.testing.threads import run_together
+from kamen.testing.threads import MANY_CONNECTIONS, run_together
 from orders import services
 from orders.models import Order, OrderEvent
 from orders.selectors import SESSION_KEY
@@ -32,6 +32,7 @@ def codes_by_status(sku) -> Counter:
     return Counter(CardCode.objects.filter(sku=sku).values_list("status", flat=True))
 
 
+@MANY_CONNECTIONS
 def test_fifty_buyers_race_for_twenty_codes_and_each_code_is_sold_once():
     # given
     sku = factories.SkuFactory(price="10.00")

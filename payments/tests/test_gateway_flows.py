@@ -19,7 +19,7 @@ from catalog.models import CardCode
 from kamen.testing import factories, fake_alipay, fake_wechat
 from kamen.testing.factories import order_of
 from kamen.testing.notifications import post_form
-from kamen.testing.threads import run_together
+from kamen.testing.threads import MANY_CONNECTIONS, run_together
 from orders import services as order_services
 from orders.models import Order, OrderEvent
 from payments import services
@@ -331,6 +331,7 @@ def test_a_partial_refund_then_the_rest(delivered, gateway, staff, django_captur
 
 @pytest.mark.postgres
 @pytest.mark.usefixtures("transactional_db")
+@MANY_CONNECTIONS
 def test_fifty_copies_of_one_notification_at_once_confirm_and_deliver_once(gateway, mailoutbox):
     # given
     sku = factories.SkuFactory(price="10.00")
