@@ -11,7 +11,7 @@ from django.http import Http404
 from kamen.money import cny
 
 from . import search
-from .models import BuyerField, CardCode, Category, Product, Sku
+from .models import BuyerField, CardCode, Category, LevelPrice, Product, Sku
 
 
 def code_count(status: str = CardCode.Status.AVAILABLE, *, sku_ref: str = "pk") -> Coalesce:
@@ -41,10 +41,11 @@ def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Pr
     return products
 
 
-def with_figures(products: list[Product]) -> list[Product]:
+def with_figures(products: list[Product], level=None) -> list[Product]:
     """Set `min_price`, `price_varies` and `has_manual` on one page of products: one grouped query,
-    whatever the page size. Stock is not among them: list pages fill it in as they are served
-    (`free_codes_by_product`, catalog.live_stock)."""
+    whatever the page size, and two more when `level` (a member level) has prices of its own, which
+    then set `min_price` to the level's and `retail_min_price` to the retail one. Stock is not among
+    them: list pages fill it in as they are served (`free_codes_by_product`, catalog.live_stock)."""
     ids = [p.pk for p in products]
     prices = {
         product_id: (low, high, manual)
@@ -64,7 +65,25 @@ def with_figures(products: list[Product]) -> list[Product]:
         # Specs at different prices: the card shows the lowest with 起 ("from").
         product.price_varies = low is not None and high != low
         product.has_manual = manual > 0
+        product.retail_min_price = product.min_price
+    if level is not None and (level.has_discount or LevelPrice.objects.filter(level=level).exists()):
+        _member_figures(products, level)
     return products
+
+
+def _member_figures(products: list[Product], level) -> None:
+    from .pricing import viewer_unit_price
+
+    skus = Sku.objects.filter(product_id__in=[p.pk for p in products], is_active=True).prefetch_related(
+        Prefetch("level_prices", queryset=LevelPrice.objects.filter(level=level))
+    )
+    prices: dict[int, list] = {}
+    for sku in skus:
+        prices.setdefault(sku.product_id, []).append(viewer_unit_price(sku, level))
+    for product in products:
+        if product.pk in prices:
+            product.min_price = min(prices[product.pk])
+            product.price_varies = len(set(prices[product.pk])) > 1
 
 
 def free_codes_by_product(product_ids: Iterable[int]) -> dict[int, int]:
@@ -80,8 +99,8 @@ def free_codes_by_product(product_ids: Iterable[int]) -> dict[int, int]:
     )
 
 
-def hot_products(limit: int = 8) -> list[Product]:
-    return with_figures(list(listing().filter(is_hot=True)[:limit]))
+def hot_products(limit: int = 8, level=None) -> list[Product]:
+    return with_figures(list(listing().filter(is_hot=True)[:limit]), level)
 
 
 class SkuStock(NamedTuple):

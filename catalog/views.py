@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from accounts.selectors import level_of
 from kamen import page_cache
 from kamen.parsing import parse_id
 
@@ -17,16 +18,23 @@ from .cache import cached_fragment, generation
 PAGE_SIZE = 20
 
 
+def _level(request: HttpRequest):
+    """The viewer's member level, whose prices list pages show: grids are cached per level, never per user."""
+    return level_of(request.user if request.user.is_authenticated else None)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     def page() -> HttpResponse:
+        level = _level(request)
+
         def shelves() -> str:
             context = {
-                "hot_products": selectors.hot_products(),
-                "latest": selectors.with_figures(list(selectors.listing()[:12])),
+                "hot_products": selectors.hot_products(level=level),
+                "latest": selectors.with_figures(list(selectors.listing()[:12]), level),
             }
             return render_to_string("catalog/_home_shelves.html", context, request=request)
 
-        html = cached_fragment(("home",), shelves)
+        html = cached_fragment(("home", level.pk if level else 0), shelves)
         return render(request, "catalog/home.html", {"shelves": mark_safe(html)})  # noqa: S308 - our own render
 
     return page_cache.serve(request, ("home", generation()), page, fill=live_stock.fill)
@@ -36,19 +44,20 @@ def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: s
     """The product grid and pager of one list page, rendered once per catalog generation."""
     # Digits only in the cache key: any other text would be a new key for the same first page.
     page_number = str(parse_id(request.GET.get("page")) or 1)
+    level = _level(request)
 
     def grid() -> dict:
         page = Paginator(products(), PAGE_SIZE).get_page(page_number)
         context = {
             "page": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-            "products": selectors.with_figures(list(page.object_list)),
+            "products": selectors.with_figures(list(page.object_list), level),
             "query": query,
         }
         html = render_to_string("catalog/_listing_results.html", context, request=request)
         return {"count": page.paginator.count, "html": html}
 
-    results = cached_fragment(("listing", scope, page_number), grid)
+    results = cached_fragment(("listing", scope, page_number, level.pk if level else 0), grid)
     return {"count": results["count"], "results": mark_safe(results["html"])}  # noqa: S308 - our own render
 
 

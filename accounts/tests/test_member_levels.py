@@ -106,3 +106,25 @@ def test_a_change_of_the_lowest_level_shows_at_once_on_pages_cached_for_visitors
     everyone.save()
 
     assert re.search(r"data-unit-price>¥9.00<", visitor.get(sku.product.get_absolute_url()).content.decode())
+
+
+def test_list_pages_show_each_level_its_own_prices_and_never_one_members_to_another(client, levels):
+    sku = factories.SkuFactory(price="9.80", product__title="腾讯Q币卡")
+    other = factories.SkuFactory(price="29.40", product=sku.product)
+    LevelPrice.objects.create(sku=other, level=levels["代理"], unit_price=Money("8.00", "CNY"))
+    factories.stock(sku, 3)
+    url = sku.product.category.get_absolute_url()
+
+    def card(user=None) -> str:
+        viewer = Client()
+        if user is not None:
+            viewer.force_login(user)
+        html = viewer.get(url).content.decode()
+        return re.search(r'<div class="pcard-foot">.*?</div>', html, re.S)[0]
+
+    assert "¥9.80" in card() and "price-retail" not in card()
+    silver = card(member(levels["白银"]))
+    assert "¥9.31" in silver and '<s class="price-retail">¥9.80</s>' in silver
+    agent = card(member(levels["代理"]))  # a fixed price on the dearer spec makes it the cheapest
+    assert "¥8.00" in agent and '<s class="price-retail">¥9.80</s>' in agent
+    assert "¥9.80" in card() and "price-retail" not in card()  # visitors still get retail
