@@ -35,6 +35,14 @@ class UserManager(BaseUserManager):
         return user
 
 
+def discount_label(discount: Decimal) -> str:
+    """A price factor as shoppers read it: 95折 in Chinese, "5% off" in English."""
+    if (get_language() or "").startswith("zh"):
+        tenths = (discount * 100).quantize(Decimal("1"))
+        return f"{tenths // 10 if tenths % 10 == 0 else tenths}折"
+    return f"{((1 - discount) * 100).normalize():f}% off"
+
+
 class MemberLevel(models.Model):
     """A member level (会员等级): its discount off retail, or the fixed prices staff set per SKU for it
     (the agency price). The level of the lowest rank is everyone's who has none, guests' too."""
@@ -80,11 +88,7 @@ class MemberLevel(models.Model):
 
     @property
     def discount_label(self) -> str:
-        """95折 in Chinese, "5% off" in English."""
-        if (get_language() or "").startswith("zh"):
-            tenths = (self.discount * 100).quantize(Decimal("1"))
-            return f"{tenths // 10 if tenths % 10 == 0 else tenths}折"
-        return f"{((1 - self.discount) * 100).normalize():f}% off"
+        return discount_label(self.discount)
 
 
 class User(AbstractUser):

@@ -12,6 +12,7 @@ from kamen.money import cny
 
 from . import search
 from .models import BuyerField, CardCode, Category, LevelPrice, Product, Sku
+from .pricing import viewer_unit_price
 
 
 def code_count(status: str = CardCode.Status.AVAILABLE, *, sku_ref: str = "pk") -> Coalesce:
@@ -72,8 +73,6 @@ def with_figures(products: list[Product], level=None) -> list[Product]:
 
 
 def _member_figures(products: list[Product], level) -> None:
-    from .pricing import viewer_unit_price
-
     skus = Sku.objects.filter(product_id__in=[p.pk for p in products], is_active=True).prefetch_related(
         Prefetch("level_prices", queryset=LevelPrice.objects.filter(level=level))
     )
@@ -160,10 +159,6 @@ def get_active_category(slug: str) -> Category:
     if category is None:
         raise Http404
     return category
-
-
-def available_stock(sku: Sku) -> int:
-    return CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()
 
 
 def buyer_fields(product: Product) -> list[BuyerField]:

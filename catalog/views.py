@@ -18,14 +18,9 @@ from .cache import cached_fragment, generation
 PAGE_SIZE = 20
 
 
-def _level(request: HttpRequest):
-    """The viewer's member level, whose prices list pages show: grids are cached per level, never per user."""
-    return level_of(request.user if request.user.is_authenticated else None)
-
-
 def home(request: HttpRequest) -> HttpResponse:
     def page() -> HttpResponse:
-        level = _level(request)
+        level = level_of(request.user)  # grids are cached per member level, never per user
 
         def shelves() -> str:
             context = {
@@ -44,7 +39,7 @@ def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: s
     """The product grid and pager of one list page, rendered once per catalog generation."""
     # Digits only in the cache key: any other text would be a new key for the same first page.
     page_number = str(parse_id(request.GET.get("page")) or 1)
-    level = _level(request)
+    level = level_of(request.user)  # grids are cached per member level, never per user
 
     def grid() -> dict:
         page = Paginator(products(), PAGE_SIZE).get_page(page_number)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
-from accounts.models import MemberLevel
+from accounts.models import discount_label
 from kamen.money import cny
 
 from .lookup_passwords import check_lookup_password
@@ -113,10 +113,9 @@ class Order(models.Model):
         if self.pricing.get("wholesale_from"):
             label = _("Wholesale price (from %(n)s)") % {"n": self.pricing["wholesale_from"]}
         elif self.pricing.get("level_discount"):
-            level = MemberLevel(name=self.pricing["level"], discount=Decimal(self.pricing["level_discount"]))
             label = _("Member price (%(level)s, %(discount)s)") % {
-                "level": level.name,
-                "discount": level.discount_label,
+                "level": self.pricing["level"],
+                "discount": discount_label(Decimal(self.pricing["level_discount"])),
             }
         elif self.pricing.get("level"):
             label = _("Member price (%(level)s)") % {"level": self.pricing["level"]}

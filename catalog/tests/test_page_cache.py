@@ -20,7 +20,7 @@ from catalog.cache import generation
 from catalog.models import CardCode
 from kamen import page_cache
 from kamen.testing import factories
-from kamen.testing.pages import guest_checkout
+from kamen.testing.pages import guest_checkout, sku_admin_form
 from orders import services as order_services
 
 
@@ -124,20 +124,7 @@ def test_a_staff_edit_in_the_admin_shows_at_once(client, sku, staff):
     admin = Client()
     admin.force_login(staff)
     change = reverse("admin:catalog_sku_change", args=[sku.pk])
-    fields = {
-        "product": sku.product_id,
-        "name": sku.name,
-        "price_0": "8.50",
-        "price_1": "CNY",
-        "delivery_kind": sku.delivery_kind,
-        "is_active": "on",
-        "sort_order": sku.sort_order,
-        "tiers-TOTAL_FORMS": "0",  # the form's wholesale and level prices: none
-        "tiers-INITIAL_FORMS": "0",
-        "level_prices-TOTAL_FORMS": "0",
-        "level_prices-INITIAL_FORMS": "0",
-    }
-    assert admin.post(change, fields).status_code == 302
+    assert admin.post(change, sku_admin_form(sku, price="8.50")).status_code == 302
 
     assert "¥8.50" in cached_read(client, product_url) and "¥8.50" in cached_read(client, list_page)
     services.set_shelf(sku.product, on_shelf=False, actor=staff)

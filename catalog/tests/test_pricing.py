@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from catalog import pricing
 from catalog.models import WholesaleTier
 from kamen.testing import factories
+from kamen.testing.pages import sku_admin_form
 from payments.models import Payment
 
 
@@ -90,31 +91,9 @@ def test_staff_cannot_set_a_wholesale_price_that_rises_with_the_quantity_or_reac
     assert "满5件" not in visitor.get(sku.product.get_absolute_url()).content.decode()  # cached from here on
     client.force_login(staff)
     url = reverse("admin:catalog_sku_change", args=[sku.pk])
-    form = {
-        "product": sku.product_id,
-        "name": sku.name,
-        "price_0": "10.00",
-        "price_1": "CNY",
-        "delivery_kind": sku.delivery_kind,
-        "is_active": "on",
-        "sort_order": "0",
-        "tiers-TOTAL_FORMS": "2",
-        "tiers-INITIAL_FORMS": "0",
-        "tiers-MIN_NUM_FORMS": "0",
-        "tiers-MAX_NUM_FORMS": "1000",
-        "level_prices-TOTAL_FORMS": "0",
-        "level_prices-INITIAL_FORMS": "0",
-    }
 
     def post(*rows):
-        data = dict(form)
-        for index, (quantity, price) in enumerate(rows):
-            data |= {
-                f"tiers-{index}-min_quantity": quantity,
-                f"tiers-{index}-unit_price_0": price,
-                f"tiers-{index}-unit_price_1": "CNY",
-            }
-        return client.post(url, data)
+        return client.post(url, sku_admin_form(sku, tiers=rows))
 
     rising = post((5, "9.00"), (10, "9.50"))
     assert rising.status_code == 200 and "批发价须随数量递增而降低" in rising.content.decode()

@@ -21,3 +21,28 @@ def guest_checkout(client, sku, **fields):
         **fields,
     }
     return client.post(reverse("orders:place"), data)
+
+
+def sku_admin_form(sku, *, price: str | None = None, tiers=()) -> dict:
+    """What the admin's SKU change form posts for `sku`: its fields, `price` if given, and the inlines'
+    management forms, with `tiers` as (from quantity, unit price) rows of its wholesale prices."""
+    data = {
+        "product": sku.product_id,
+        "name": sku.name,
+        "price_0": price or str(sku.price.amount),
+        "price_1": "CNY",
+        "delivery_kind": sku.delivery_kind,
+        "is_active": "on" if sku.is_active else "",
+        "sort_order": sku.sort_order,
+        "tiers-TOTAL_FORMS": len(tiers),
+        "tiers-INITIAL_FORMS": 0,
+        "level_prices-TOTAL_FORMS": 0,
+        "level_prices-INITIAL_FORMS": 0,
+    }
+    for index, (quantity, unit_price) in enumerate(tiers):
+        data |= {
+            f"tiers-{index}-min_quantity": quantity,
+            f"tiers-{index}-unit_price_0": unit_price,
+            f"tiers-{index}-unit_price_1": "CNY",
+        }
+    return data
