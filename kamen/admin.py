@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
+from djmoney.forms.fields import MoneyField as MoneyFormField
 
 
-class ValidatedAutocompleteSelect(AutocompleteSelect):
+class _ValidatedAutocomplete:
     """An autocomplete that re-shows a refused form without querying with ids that cannot be ids.
 
     Django's widget looks the submitted value up to label it; "²" or "1e999999" for an integer key
@@ -16,6 +17,14 @@ class ValidatedAutocompleteSelect(AutocompleteSelect):
     def optgroups(self, name, value, attr=None):
         target = self.field.remote_field.target_field
         return super().optgroups(name, [v for v in value if _converts(target, v)], attr)
+
+
+class ValidatedAutocompleteSelect(_ValidatedAutocomplete, AutocompleteSelect):
+    pass
+
+
+class ValidatedAutocompleteSelectMultiple(_ValidatedAutocomplete, AutocompleteSelectMultiple):
+    pass
 
 
 def _converts(field, value) -> bool:
@@ -59,9 +68,23 @@ class RefusesBadLookupsMixin:
             kwargs["widget"] = ValidatedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = ValidatedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
 
 class ShopAdmin(RefusesBadLookupsMixin, admin.ModelAdmin):
     """The base ModelAdmin of the shop."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(formfield, MoneyFormField) and not formfield.required:
+            # django-money builds Money(amount, "") from an optional amount sent without its currency
+            # and raises: here a missing currency is "enter a complete value" instead.
+            formfield.require_all_fields = False
+            formfield.fields[1].required = True
+        return formfield
 
 
 class ReadOnlyMixin:

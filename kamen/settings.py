@@ -322,6 +322,8 @@ MAIL_SWEEP_AFTER = timedelta(seconds=env.int("MAIL_SWEEP_AFTER_SECONDS", default
 MAIL_SWEEP_WITHIN = timedelta(hours=env.int("MAIL_SWEEP_WITHIN_HOURS", default=48))
 MAIL_CLAIM_STALE_AFTER = timedelta(seconds=env.int("MAIL_CLAIM_STALE_AFTER_SECONDS", default=600))
 ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
+# Checkout's price preview also answers whether a coupon code exists: limited so codes cannot be guessed.
+PRICE_PREVIEW_RATE = env("PRICE_PREVIEW_RATE", default="120/m")
 # Guest lookup passwords: a keyed hash, not a slow one (orders/lookup_passwords.py says why).
 LOOKUP_PASSWORD_HASHER = "orders.lookup_passwords.KeyedLookupPasswordHasher"
 

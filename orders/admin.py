@@ -456,3 +456,6 @@ class RefundAdmin(ShopAdmin):
             "order_url": reverse("admin:orders_order_change", args=[order.pk]),
         }
         return TemplateResponse(request, "admin/payments/refund/refund_order.html", context)
+
+
+from . import coupon_admin  # noqa: E402, F401 - registers the coupon admins

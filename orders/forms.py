@@ -3,11 +3,21 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.buyer_fields import MAX_ANSWER_LENGTH, clean_answer, field_name
 from catalog.models import BuyerField
+from kamen.parsing import BIGINT_MAX
 
 from .models import Order
 
 # The column's own limit: a longer address would pass the form and fail in the database.
 CONTACT_EMAIL_MAX_LENGTH = Order._meta.get_field("contact_email").max_length
+
+
+class DigitsField(forms.IntegerField):
+    """A whole number written in ASCII digits: Python's int() also reads "١٢" or "１２", no page of ours sends them."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not str(value).strip().isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
 
 class CheckoutForm(forms.Form):
@@ -25,6 +35,9 @@ class CheckoutForm(forms.Form):
         help_text=_("With your order number and e-mail, it lets you look the order up later."),
     )
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
+    coupon_code = forms.CharField(label=_("Coupon code"), required=False, max_length=64)
+    # One of the member's own coupons (我的优惠券), chosen from the list instead of typing a code.
+    coupon_grant = DigitsField(widget=forms.HiddenInput, required=False, min_value=1, max_value=BIGINT_MAX)
 
     def __init__(self, *args, user=None, providers=(), buyer_fields=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,6 +69,15 @@ class CheckoutForm(forms.Form):
             if not data.get("lookup_password"):
                 self.add_error("lookup_password", _("Set a lookup password so only you can open this order."))
         return data
+
+
+class PricePreviewForm(forms.Form):
+    """What the product page sends while the shopper chooses, to have the server price it."""
+
+    sku = DigitsField(min_value=1, max_value=BIGINT_MAX)
+    quantity = DigitsField(min_value=1, max_value=1000)
+    coupon_code = forms.CharField(required=False, max_length=64)
+    coupon_grant = DigitsField(required=False, min_value=1, max_value=BIGINT_MAX)
 
 
 class LookupForm(forms.Form):

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from kamen.locking import lock_free, lock_one
 
-from .models import Order
+from .models import Coupon, Order
 
 
 def lock_order(order_id: int) -> Order:
@@ -15,3 +15,8 @@ def lock_order(order_id: int) -> Order:
 def lock_orders_due_to_expire(*, now: datetime, limit: int) -> list[Order]:
     """Unpaid orders past their due time that no payment is confirming right now (SKIP LOCKED)."""
     return lock_free(Order.objects.filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now), limit=limit)
+
+
+def lock_coupon(coupon_id: int) -> Coupon:
+    """The coupon row: every use of a coupon is taken and given back under it, so its limits are exact."""
+    return lock_one(Coupon.objects.all(), pk=coupon_id)

@@ -7,6 +7,7 @@ app_name = "orders"
 urlpatterns = [
     path("p/<int:pk>/", views.product, name="product"),
     path("orders/new/", views.place, name="place"),
+    path("orders/price/", views.price_preview, name="price_preview"),
     path("orders/lookup/", views.lookup, name="lookup"),
     path("orders/mine/", views.mine, name="mine"),
     path("orders/<str:number>/", views.detail, name="detail"),

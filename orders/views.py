@@ -3,8 +3,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.dateformat import format as date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
@@ -16,14 +18,16 @@ from catalog import live_stock, pricing
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
 from kamen import page_cache
+from kamen.money import cny, to_fen
 from kamen.parsing import parse_id
+from kamen.templatetags.money import yuan
 from payments import services as payment_services
 from payments.models import Payment
 from payments.providers import available_providers, get_provider
 
 from . import selectors, services
-from .forms import CheckoutForm, LookupForm, RefundRequestForm
-from .models import Order
+from .forms import CheckoutForm, LookupForm, PricePreviewForm, RefundRequestForm
+from .models import Order, price_adjustments
 
 # Statuses in which the order page keeps polling: the order is about to change without the buyer doing
 # anything — at once after payment, or when staff deliver by hand.
@@ -108,6 +112,7 @@ def place(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
+            coupon = services.find_coupon(code=data["coupon_code"], grant_id=data["coupon_grant"], user=user)
             # The shopper's access to the new order commits with the order: if the database goes
             # away right after, the order is never one this browser cannot find again.
             with transaction.atomic():
@@ -119,16 +124,62 @@ def place(request: HttpRequest) -> HttpResponse:
                     lookup_password=data.get("lookup_password", ""),
                     payment_method=data["payment_method"],
                     buyer_input=form.buyer_input(),
+                    coupon=coupon,
                 )
                 selectors.grant_session_access(request, placed.order)
                 request.session.save()
         except services.OutOfStock as error:
             return _sold_out(request, sku, str(error))
+        except services.CouponRefused as error:
+            form.add_error("coupon_code", str(error))
         except services.CheckoutError as error:
             form.add_error(None, str(error))
         else:
             return _start_payment(request, placed)
     return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
+
+
+@ratelimit(key="ip", rate=lambda group, request: settings.PRICE_PREVIEW_RATE, block=True)
+def price_preview(request: HttpRequest) -> JsonResponse:
+    """What the order would cost, priced by the server as the shopper changes spec, quantity or coupon."""
+    form = PricePreviewForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"error": _("Choose a spec and a quantity.")}, status=400)
+    data = form.cleaned_data
+    try:
+        sku = catalog_selectors.get_buyable_sku(data["sku"])
+    except Http404:
+        return JsonResponse({"error": _("This spec is not for sale.")}, status=404)
+    preview = services.preview_price(
+        sku, data["quantity"], user=_user(request), code=data["coupon_code"], grant_id=data["coupon_grant"]
+    )
+    response = JsonResponse(_preview_json(preview))
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+def _preview_json(preview: services.PricePreview) -> dict:
+    quote = preview.quote
+    return {
+        "goods": yuan(cny(quote.retail_unit_price.amount * quote.quantity)),
+        "lines": [[what, f"−{yuan(amount)}"] for what, amount in price_adjustments(quote.snapshot())],
+        "total": yuan(quote.total),
+        "total_fen": to_fen(quote.total),
+        "coupon": str(quote.coupon) if quote.coupon is not None else "",
+        "coupon_error": preview.coupon_refusal,
+        "coupons": [
+            {
+                "grant": item.grant.pk,
+                "name": item.grant.coupon.name,
+                "saving": yuan(item.saving) if item.saving is not None else "",
+                "refusal": item.refusal,
+                "until": date_format(localtime(item.grant.coupon.valid_until), "Y-m-d")
+                if item.grant.coupon.valid_until
+                else "",
+            }
+            for item in preview.member_coupons
+        ],
+    }
 
 
 def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
@@ -150,6 +201,8 @@ def _sold_out(request: HttpRequest, sku: Sku, refusal: str) -> HttpResponse:
 
 
 def _start_payment(request: HttpRequest, placed: services.PlacedOrder) -> HttpResponse:
+    if placed.payment.state == Payment.State.CONFIRMED:
+        return redirect(placed.order.get_absolute_url())  # it cost nothing: paid already
     provider = get_provider(placed.payment.provider)
     if provider.resumable:
         # Gateways are started on our payment page, which the shopper can come back to.

@@ -71,7 +71,10 @@ class Payment(models.Model):
                 condition=~models.Q(gateway_trade_no=""),
                 name="payment_gateway_trade_once",
             ),
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            # Only an order that costs nothing is "paid" with nothing, and never through a gateway.
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0) | models.Q(amount=0, provider="free"), name="payment_amount_positive"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(purpose="topup") | models.Q(user__isnull=False), name="payment_topup_has_account"
             ),

@@ -9,6 +9,7 @@ from djmoney.money import Money
 
 from accounts.models import User, Wallet, WalletEntry
 from catalog.models import BuyerField, CardCode, Category, Product, Sku
+from orders.models import Coupon, CouponGrant
 
 
 def snapshot() -> dict:
@@ -23,6 +24,8 @@ def snapshot() -> dict:
         "addresses": list(EmailAddress.objects.values_list("email", "verified", "primary").order_by("id")),
         "ledger": list(WalletEntry.objects.values_list("wallet__user__email", "amount", "reference").order_by("id")),
         "fields": list(BuyerField.objects.values_list("product__title", "label", "kind", "choices").order_by("id")),
+        "coupons": list(Coupon.objects.values_list("name", "code", "kind", "total_uses").order_by("id")),
+        "grants": list(CouponGrant.objects.values_list("user__email", "coupon__name").order_by("id")),
     }
 
 
@@ -56,6 +59,9 @@ def test_seed_demo_fills_the_shop():
     assert admin.is_superuser and admin.check_password("kamen-admin-2026")
     assert not shopper.is_staff and shopper.check_password("kamen-shop-2026")
     assert Wallet.objects.get(user=shopper).balance == Money("500.00", "CNY")
+    assert Coupon.objects.filter(code="WELCOME5", first_order_only=True).exists()
+    assert Coupon.objects.filter(code="MAN100").exists()
+    assert CouponGrant.objects.filter(user=shopper).count() == 2
     assert "admin@kamen.local / kamen-admin-2026" in output and "shopper@kamen.local / kamen-shop-2026" in output
 
 

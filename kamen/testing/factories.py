@@ -7,6 +7,7 @@ from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import Category, Product, Sku
 from orders import services as order_services
+from orders.models import Coupon
 from payments.models import Payment, Refund
 from payments.services import Confirmation, confirm_payment
 
@@ -56,10 +57,38 @@ class SkuFactory(factory.django.DjangoModelFactory):
         return kwargs
 
 
+class CouponFactory(factory.django.DjangoModelFactory):
+    """A 满减 coupon, ¥5 off from ¥20, once per member; pass `code` to make it a shared code."""
+
+    class Meta:
+        model = Coupon
+
+    name = factory.Sequence(lambda n: f"优惠券{n}")
+    kind = Coupon.Kind.AMOUNT_OFF
+    amount_off = Money("5.00", "CNY")
+    min_spend = Money("20.00", "CNY")
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        for field in ("amount_off", "min_spend", "max_discount"):
+            if isinstance(kwargs.get(field), str | int):
+                kwargs[field] = Money(kwargs[field], "CNY")
+        return kwargs
+
+
 def place_order(
-    sku: Sku, payment_method: str = "sandbox", *, quantity: int = 2, user=None, email="g@example.com"
+    sku: Sku,
+    payment_method: str = "sandbox",
+    *,
+    quantity: int = 2,
+    user=None,
+    email="g@example.com",
+    coupon: str = "",
+    grant=None,
 ) -> order_services.PlacedOrder:
-    """An order placed through the checkout service as a shopper would; its payment is pending."""
+    """An order placed through the checkout service as a shopper would, with the coupon `code` or
+    granted coupon named; its payment is pending."""
+    choice = order_services.find_coupon(code=coupon, grant_id=grant.pk if grant else None, user=user)
     return order_services.place_order(
         sku,
         quantity=quantity,
@@ -67,6 +96,7 @@ def place_order(
         contact_email=email,
         lookup_password="pw-1234",
         payment_method=payment_method,
+        coupon=choice,
     )
 
 

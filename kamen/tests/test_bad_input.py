@@ -26,6 +26,7 @@ from kamen.testing import factories, urlwalk
 from kamen.testing.urlwalk import BAD_HEADER_VALUES, BAD_VALUES, COOKIES, HEADERS, BadValue, Route
 from orders import services as order_services
 from orders.models import Order
+from orders.services.coupons import grant_coupon
 from payments import services as payment_services
 from payments.models import PaymentNotification
 
@@ -83,6 +84,9 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
     credit_wallet(shopper, cny("50.00"), actor=staff, note="walk")
     shopper_delivered = paid(factories.place_order(sku, quantity=1, user=shopper))
     shopper_pending = factories.place_order(sku, quantity=1, user=shopper).payment
+    coupon = factories.CouponFactory(code="WALK5", min_spend=0, uses_per_member=None)
+    grant_coupon(coupon, shopper, reason="staff", reference="walk")
+    factories.place_order(sku, quantity=1, user=shopper, coupon="WALK5")
     topup = payment_services.start_topup(shopper, amount=cny("20.00").amount, provider="sandbox")
 
     code = CardCode.objects.filter(order=shopper_delivered).first()
@@ -100,6 +104,7 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
         "id": str(shopper.pk),
         "user_id": str(shopper.pk),
         "order_id": str(shopper_delivered.pk),
+        "coupon_id": str(coupon.pk),
         "content_type_id": str(ContentType.objects.get_for_model(product).pk),
         "url": "nowhere/",
         "key": "walk-key",

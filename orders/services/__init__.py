@@ -4,6 +4,7 @@ Every move of an order goes through `transition`, inside a transaction, with an 
 """
 
 from .checkout import PlacedOrder, cancel_order, place_order
+from .coupons import CouponChoice, CouponRefused, PricePreview, find_coupon, preview_price, unused_grants
 from .delivery import deliver_manually, deliver_order, enqueue_delivery, fail_delivery, mark_paid, retry_delivery
 from .mail import claim_delivery_email, record_delivery_email, sweep_unsent_delivery_emails
 from .refunds import (
@@ -21,8 +22,11 @@ from .sweepers import expire_unpaid_orders, sweep_undelivered_orders
 
 __all__ = [
     "CheckoutError",
+    "CouponChoice",
+    "CouponRefused",
     "OutOfStock",
     "PlacedOrder",
+    "PricePreview",
     "approve_refund",
     "cancel_order",
     "claim_delivery_email",
@@ -32,9 +36,11 @@ __all__ = [
     "deliver_order",
     "enqueue_delivery",
     "expire_unpaid_orders",
+    "find_coupon",
     "fail_delivery",
     "mark_paid",
     "place_order",
+    "preview_price",
     "record_delivery_email",
     "record_event",
     "record_refund",
@@ -47,4 +53,5 @@ __all__ = [
     "sweep_undelivered_orders",
     "sweep_unsent_delivery_emails",
     "transition",
+    "unused_grants",
 ]

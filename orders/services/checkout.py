@@ -17,11 +17,12 @@ from catalog.models import Sku
 from catalog.selectors import sku_stock
 from payments import services as payment_services
 from payments.models import Payment
-from payments.providers import get_provider
+from payments.providers import FREE, get_provider
 
 from ..locks import lock_order
 from ..lookup_passwords import hash_lookup_password
 from ..models import ORDER_PURPOSE, Order, OrderEvent, OrderPayment
+from .coupons import CouponChoice, check_coupon, hold_coupon, quote_with_coupon, release_coupon
 from .reservation import CheckoutError, OutOfStock, release_codes, reserve_codes
 from .states import transition
 
@@ -43,8 +44,10 @@ def place_order(
     lookup_password: str = "",
     payment_method: str,
     buyer_input: dict[str, str] | None = None,
+    coupon: CouponChoice | None = None,
 ) -> PlacedOrder:
-    """Price the order on the server, reserve its codes and open its payment — all or nothing.
+    """Price the order on the server, reserve its codes, hold its coupon and open its payment — all or
+    nothing. An order that costs nothing (a 100% coupon) is paid at once, without a gateway.
 
     `buyer_input` holds the answers to the product's input fields, keyed by their form names.
     """
@@ -58,15 +61,20 @@ def place_order(
             _("You can buy between %(low)s and %(high)s at a time.")
             % {"low": product.min_per_order, "high": product.max_per_order}
         )
-    provider = get_provider(payment_method)
-    if provider is None or not provider.is_available(user=user):
-        raise CheckoutError(_("This payment method is not available."))
     stock = catalog_cache.product_stock(sku.product_id, sku_stock)[1]
     if not sku.can_supply(quantity, stock=stock[sku.pk].free if sku.pk in stock else 0):
         # A cheap early answer from the cached count (exact, as of the last committed change of the
         # product's codes): late buyers in a sale cost no query. The reservation below decides.
         raise OutOfStock(str(OUT_OF_STOCK))
-    quote = pricing.quote(sku, quantity, user=user)
+    if coupon is None:
+        quote = pricing.quote(sku, quantity, user=user)
+    else:
+        check_coupon(coupon, sku=sku, user=user)
+        quote = quote_with_coupon(sku, quantity, user=user, choice=coupon)
+    free = quote.total.amount == 0
+    provider = get_provider(payment_method)
+    if not free and (provider is None or not provider.is_available(user=user)):
+        raise CheckoutError(_("This payment method is not available."))
     # Hash before the transaction so row locks are held only briefly.
     password_hash = hash_lookup_password(lookup_password)
     now = timezone.now()
@@ -82,7 +90,7 @@ def place_order(
             unit_price=quote.unit_price,
             total=quote.total,
             pricing=quote.snapshot(),
-            payment_method=payment_method,
+            payment_method=FREE if free else payment_method,
             buyer_input=[answer.as_dict() for answer in answers if answer.value],
             created_at=now,
             expires_at=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
@@ -90,7 +98,11 @@ def place_order(
         OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, to_status=order.status, actor=user)
         if not sku.is_manual and reserve_codes(order, quantity) != quantity:
             raise OutOfStock(str(OUT_OF_STOCK))
-        payment = open_payment(order, provider=payment_method)
+        if quote.coupon is not None:
+            hold_coupon(order, coupon, discount=quote.coupon_discount)
+        payment = open_payment(order, provider=order.payment_method)
+        if free:
+            payment = payment_services.confirm_free_payment(payment).payment
     return PlacedOrder(order=order, payment=payment)
 
 
@@ -122,4 +134,5 @@ def cancel_order(order: Order, *, actor: User | None, reason: str = "") -> Order
             return order
         transition(order, Order.Status.CANCELLED, event=OrderEvent.Type.CANCELLED, actor=actor, reason=reason)
         release_codes(order)
+        release_coupon(order)
     return order

@@ -13,6 +13,7 @@ from kamen.tasks import enqueue
 
 from ..locks import lock_order
 from ..models import IllegalTransition, Order, OrderEvent
+from .coupons import use_coupon
 from .mail import mail_when_committed
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
@@ -30,6 +31,7 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
     """
     late = order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED)
     transition(order, Order.Status.PAID, event=E.PAID_LATE if late else E.PAID, payment=payment_id)
+    use_coupon(order)
     if late and not order.sku.is_manual:
         missing = order.quantity - CardCode.objects.filter(order=order).count()
         if reserve_codes(order, missing) != missing:

@@ -38,6 +38,8 @@ def refund_refusal(order: Order, *, payment: Payment | None) -> str | None:
     """
     if payment is None or order.status not in REFUNDABLE_STATUSES:
         return _("This order has no confirmed payment to refund.")
+    if payment.amount.amount == 0:
+        return _("Nothing was paid for this order, so there is nothing to refund.")
     if payment.refunds.filter(state__in=Refund.OPEN).exists():
         return _("A refund for this order is already being handled.")
     if payment_services.refundable_amount(payment) <= 0:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from ..locks import lock_orders_due_to_expire
 from ..models import Order, OrderEvent
+from .coupons import release_coupon
 from .delivery import enqueue_delivery
 from .reservation import release_codes
 from .states import transition
@@ -23,6 +24,7 @@ def expire_unpaid_orders(*, now=None, limit: int = 500) -> int:
         for order in due:
             transition(order, Order.Status.EXPIRED, event=OrderEvent.Type.EXPIRED)
             release_codes(order)
+            release_coupon(order)
     return len(due)
 
 

@@ -10,6 +10,10 @@ from django.utils.module_loading import import_string
 
 from .base import BasePaymentProvider
 
+# What an order that costs nothing (a 100% coupon, a points reward) is "paid" with: no gateway, no
+# provider class, confirmed at once through the same confirmation as every payment.
+FREE = "free"
+
 # Every provider the shop ships, enabled or not: old payments keep their provider's name after it is
 # switched off (the sandbox in production, a gateway whose contract ended).
 SHIPPED_PROVIDERS = {
@@ -39,6 +43,9 @@ def provider_name(code: str, *, language: str | None = None) -> str:
 
     `language` fixes the language for text that outlives the request (ledger notes).
     """
+    if code == FREE:
+        with translation.override(language or translation.get_language()):
+            return translation.gettext("No payment needed")
     provider = get_provider(code)
     if provider is None and code in SHIPPED_PROVIDERS:
         provider = import_string(SHIPPED_PROVIDERS[code])

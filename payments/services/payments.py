@@ -18,7 +18,7 @@ from kamen.money import cny, round_fen
 
 from ..locks import lock_payment
 from ..models import Payment
-from ..providers import get_provider
+from ..providers import FREE, get_provider
 from ..providers.base import PaymentAction
 from ..purposes import TOPUP, get_purpose
 from .states import move_payment
@@ -150,6 +150,13 @@ def pay_with_balance(payment: Payment, *, user: User) -> Confirmation:
         return confirm_payment(
             payment.pk, amount=payment.amount.amount, gateway_trade_no=f"W{change.entry.pk}", provider="balance"
         )
+
+
+def confirm_free_payment(payment: Payment) -> Confirmation:
+    """Confirm a payment of nothing (an order a coupon made free) at once, with no gateway to ask."""
+    if payment.provider != FREE or payment.amount.amount != 0:
+        raise PaymentMismatch(f"payment {payment.trade_no} is not a free one")
+    return confirm_payment(payment.pk, amount=Decimal("0.00"), gateway_trade_no=f"FREE{payment.pk}", provider=FREE)
 
 
 def close_payment(payment_id: int) -> bool:

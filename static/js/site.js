@@ -98,8 +98,13 @@
       }
     }
 
+    var preview = setupPricePreview(form, selected, qty, total);
+
     form.addEventListener("change", function (event) {
-      if (event.target.name === "sku" || event.target.name === "quantity") refresh();
+      if (event.target.name === "sku" || event.target.name === "quantity") {
+        refresh();
+        preview.soon();
+      }
     });
     qty.addEventListener("input", function () {
       var n = parseInt(qty.value, 10);
@@ -109,6 +114,7 @@
         if (unit) unit.textContent = formatYuan(price);
         total.textContent = formatYuan(price * Math.max(n, 0));
         showRetail(sku, price);
+        preview.soon();
       }
     });
     Array.prototype.forEach.call(form.querySelectorAll("[data-step]"), function (step) {
@@ -116,6 +122,7 @@
         var n = parseInt(qty.value, 10) || productMin;
         qty.value = n + parseInt(step.getAttribute("data-step"), 10);
         refresh();
+        preview.soon();
       });
     });
     form.addEventListener("submit", function (event) {
@@ -128,6 +135,119 @@
       lockSubmit(form);
     });
     refresh();
+    preview.now();
+  }
+
+  /* ---------------------------------------------------------------- product page: the server's price */
+  // The total above is worked out here from the spec's prices; with a coupon, or for a member with
+  // coupons of their own, the server prices the order (catalog.pricing) and its answer replaces it.
+  function setupPricePreview(form, selected, qty, total) {
+    var box = form.querySelector("[data-coupon]");
+    var idle = { soon: function () {}, now: function () {} };
+    if (!box || !window.fetch) return idle;
+    var code = box.querySelector("input[name=coupon_code]");
+    var grant = box.querySelector("[data-coupon-grant]");
+    var list = box.querySelector("[data-coupon-list]");
+    var note = box.querySelector("[data-coupon-note]");
+    var lines = form.querySelector("[data-price-lines]");
+    var member = box.hasAttribute("data-member");
+    var timer = null;
+    var asked = 0;
+
+    function say(name, value) {
+      return box.getAttribute("data-text-" + name).replace(/__[A-Z]+__/, value);
+    }
+    function element(tag, className, content) {
+      var node = document.createElement(tag);
+      if (className) node.className = className;
+      if (content) node.textContent = content;
+      return node;
+    }
+    function showLines(data) {
+      while (lines.firstChild) lines.removeChild(lines.firstChild);
+      var shown = data.lines.length ? [[box.getAttribute("data-text-goods"), data.goods]].concat(data.lines) : [];
+      shown.forEach(function (line, index) {
+        var item = element("li");
+        item.appendChild(element("span", "", line[0]));
+        item.appendChild(element("span", index ? "price-off" : "", line[1]));
+        lines.appendChild(item);
+      });
+      lines.hidden = !data.lines.length;
+    }
+    function couponOption(value, name, detail, saving, disabled) {
+      var label = element("label", "coupon-opt");
+      var radio = element("input");
+      radio.type = "radio";
+      radio.name = "coupon_pick";
+      radio.value = value;
+      radio.disabled = disabled;
+      radio.checked = !disabled && grant.value === value;
+      var card = element("span", "coupon-box");
+      card.appendChild(element("span", "coupon-name", name));
+      card.appendChild(element("span", "coupon-saving", saving));
+      if (detail) card.appendChild(element("span", "coupon-detail", detail));
+      label.appendChild(radio);
+      label.appendChild(card);
+      return label;
+    }
+    function showCoupons(data) {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      data.coupons.forEach(function (coupon) {
+        var detail = coupon.refusal || (coupon.until ? say("until", coupon.until) : "");
+        var saving = coupon.saving ? say("saves", coupon.saving) : "";
+        list.appendChild(couponOption(String(coupon.grant), coupon.name, detail, saving, !coupon.saving));
+      });
+      if (data.coupons.length) list.appendChild(couponOption("", box.getAttribute("data-text-none"), "", "", false));
+      list.hidden = !data.coupons.length;
+    }
+    function showNote(data) {
+      note.hidden = !(data.coupon || data.coupon_error);
+      note.textContent = data.coupon_error || say("applied", data.coupon);
+      note.className = "coupon-note" + (data.coupon_error ? " is-refused" : "");
+      Array.prototype.forEach.call(box.querySelectorAll("[data-coupon-error]"), function (old) {
+        old.parentNode.removeChild(old);
+      });
+    }
+    function ask() {
+      var sku = selected();
+      if (!sku || sku.disabled || !(member || code.value.trim() || grant.value)) return;
+      var params = "sku=" + encodeURIComponent(sku.value) + "&quantity=" + encodeURIComponent(qty.value) +
+        "&coupon_code=" + encodeURIComponent(code.value.trim()) + "&coupon_grant=" + encodeURIComponent(grant.value);
+      var mine = ++asked;
+      fetch(box.getAttribute("data-preview-url") + "?" + params, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) {
+          if (!data || mine !== asked) return;  // an older answer arriving late changes nothing
+          if (total) total.textContent = data.total;
+          showLines(data);
+          showNote(data);
+          if (member) showCoupons(data);
+        })
+        .catch(function () { /* the total worked out here stays; the server prices the order anyway */ });
+    }
+    function soon() {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 250);
+    }
+
+    box.querySelector("[data-coupon-apply]").addEventListener("click", function () {
+      grant.value = "";
+      ask();
+    });
+    code.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {  // applies the code instead of placing the order
+        event.preventDefault();
+        grant.value = "";
+        ask();
+      }
+    });
+    list.addEventListener("change", function (event) {
+      if (event.target.name !== "coupon_pick") return;
+      grant.value = event.target.value;
+      if (grant.value) code.value = "";
+      ask();
+    });
+    return { soon: soon, now: ask };
   }
 
   /* ---------------------------------------------------------------- forms: one submit, confirm */

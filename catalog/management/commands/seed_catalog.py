@@ -1,4 +1,5 @@
-"""Demo data for a fresh shop: categories, ~30 products with stock, a staff login and a shopper with balance.
+"""Demo data for a fresh catalog: categories, ~30 products with stock, member levels, a staff login and a
+shopper with balance. `seed_demo` (in orders) runs it and adds what sits above the catalog (coupons).
 
 Idempotent: everything is looked up before it is created, codes are deterministic so the import skips
 them by fingerprint, and the shopper's credit carries a reference the ledger accepts once. A second run
@@ -284,7 +285,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, codes_per_sku: int, **options):
         if settings.PRODUCTION:
-            raise CommandError("seed_demo creates logins with published passwords; it refuses to run in production.")
+            raise CommandError("The demo creates logins with published passwords; it refuses to run in production.")
         with transaction.atomic():
             levels = self._levels()
             categories = self._categories()

@@ -12,7 +12,7 @@ from djmoney.money import Money
 from accounts.models import discount_label
 from kamen.money import cny
 
-from .lookup_passwords import check_lookup_password
+from ..lookup_passwords import check_lookup_password
 
 
 def new_order_number() -> str:
@@ -22,6 +22,28 @@ def new_order_number() -> str:
 
 def new_access_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def price_adjustments(pricing: dict) -> list[tuple[str, Money]]:
+    """What took a total below the retail price, from a pricing snapshot (catalog.pricing.Quote.snapshot):
+    (what, amount off) — 「会员价 黄金会员 88折 −¥2.50」「优惠券 新人立减 −¥5.00」."""
+    lines = []
+    coupon_discount = cny(pricing.get("coupon_discount") or 0)
+    price_saving = cny(cny(pricing.get("saving") or 0).amount - coupon_discount.amount)
+    if price_saving.amount > 0:
+        if pricing.get("wholesale_from"):
+            lines.append((_("Wholesale price (from %(n)s)") % {"n": pricing["wholesale_from"]}, price_saving))
+        elif pricing.get("level_discount"):
+            label = _("Member price (%(level)s, %(discount)s)") % {
+                "level": pricing["level"],
+                "discount": discount_label(Decimal(pricing["level_discount"])),
+            }
+            lines.append((label, price_saving))
+        elif pricing.get("level"):
+            lines.append((_("Member price (%(level)s)") % {"level": pricing["level"]}, price_saving))
+    if coupon_discount.amount > 0:
+        lines.append((_("Coupon (%(name)s)") % {"name": pricing.get("coupon")}, coupon_discount))
+    return lines
 
 
 class IllegalTransition(Exception):
@@ -106,22 +128,7 @@ class Order(models.Model):
 
     @property
     def price_adjustments(self) -> list[tuple[str, Money]]:
-        """What took the total below the retail price, from the pricing snapshot: (what, amount off)."""
-        saving = self.pricing.get("saving")
-        if not saving or cny(saving).amount <= 0:
-            return []
-        if self.pricing.get("wholesale_from"):
-            label = _("Wholesale price (from %(n)s)") % {"n": self.pricing["wholesale_from"]}
-        elif self.pricing.get("level_discount"):
-            label = _("Member price (%(level)s, %(discount)s)") % {
-                "level": self.pricing["level"],
-                "discount": discount_label(Decimal(self.pricing["level_discount"])),
-            }
-        elif self.pricing.get("level"):
-            label = _("Member price (%(level)s)") % {"level": self.pricing["level"]}
-        else:
-            return []
-        return [(label, cny(saving))]
+        return price_adjustments(self.pricing)
 
     def check_lookup_password(self, raw: str) -> bool:
         return check_lookup_password(raw, self.lookup_password)
@@ -180,6 +187,7 @@ class OrderEvent(models.Model):
         EMAIL_CLAIMED = "email_claimed", _("Delivery e-mail being sent")
         EMAIL_FAILED = "email_failed", _("Delivery e-mail failed, to be sent again")
         EMAIL_SENT = "email_sent", _("Delivery e-mail sent")
+        COUPON_HONOURED = "coupon_honoured", _("Paid late after its coupon was used up; the price paid stands")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)

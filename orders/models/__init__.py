@@ -1,0 +1,33 @@
+from .coupons import Coupon, CouponCode, CouponGrant, CouponUse, normalize_code
+from .order import (
+    MOVES,
+    ORDER_PURPOSE,
+    UNDELIVERED,
+    IllegalTransition,
+    Order,
+    OrderEvent,
+    OrderPayment,
+    StaffQueueOrder,
+    new_access_token,
+    new_order_number,
+    price_adjustments,
+)
+
+__all__ = [
+    "MOVES",
+    "ORDER_PURPOSE",
+    "UNDELIVERED",
+    "Coupon",
+    "CouponCode",
+    "CouponGrant",
+    "CouponUse",
+    "IllegalTransition",
+    "Order",
+    "OrderEvent",
+    "OrderPayment",
+    "StaffQueueOrder",
+    "new_access_token",
+    "new_order_number",
+    "normalize_code",
+    "price_adjustments",
+]
