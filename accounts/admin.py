@@ -59,7 +59,7 @@ class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
 
 @admin.register(MemberLevel)
 class MemberLevelAdmin(ShopAdmin):
-    list_display = ("name", "rank", "discount", "upgrade_at", "badge", "member_count")
+    list_display = ("name", "rank", "discount", "upgrade_at", "upgrade_at_topup", "price", "badge", "member_count")
     ordering = ("rank",)
 
     def get_queryset(self, request):

@@ -1,4 +1,5 @@
-"""Member levels as orders are paid and refunded: one level change per move, each with its audit row.
+"""Member levels as orders are paid and refunded, wallets topped up and levels bought: one level change
+per move, each with its audit row.
 
 `record_paid` and `record_refunded` run in the transaction that confirms a payment or completes a
 refund (orders.purposes), under the member's row lock, so however many payments of one member are
@@ -8,6 +9,7 @@ itself when MEMBER_LEVELS_DROP_ON_REFUND says so.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from djmoney.money import Money
 
 from kamen.money import cny
@@ -16,13 +18,21 @@ from .locks import lock_member
 from .models import LevelChange, MemberLevel, User
 
 
-def _earned(paid_total: Money) -> MemberLevel | None:
-    """The highest level whose upgrade amount `paid_total` reaches."""
-    return (
-        MemberLevel.objects.filter(upgrade_at__isnull=False, upgrade_at__lte=paid_total.amount)
-        .order_by("-rank")
-        .first()
-    )
+def _earned(user: User) -> MemberLevel | None:
+    """The highest level that the member's paid orders or wallet top-ups reach."""
+    by_orders = Q(upgrade_at__isnull=False, upgrade_at__lte=user.paid_total.amount)
+    by_topups = Q(upgrade_at_topup__isnull=False, upgrade_at_topup__lte=user.topup_total.amount)
+    return MemberLevel.objects.filter(by_orders | by_topups).order_by("-rank").first()
+
+
+def _move_up_to_earned(user: User, *, reference: str) -> None:
+    earned = _earned(user)
+    if earned is not None and earned.rank > _rank(user.level):
+        _move(user, earned, reason=LevelChange.Reason.UPGRADE, reference=reference)
+
+
+def _rank(level: MemberLevel | None) -> int:
+    return level.rank if level is not None else -1
 
 
 def _move(
@@ -53,11 +63,31 @@ def record_paid(user_id: int, amount: Money, *, reference: str) -> User:
     user = lock_member(user_id)
     user.paid_total = cny(user.paid_total.amount + amount.amount)
     user.save(update_fields=["paid_total"])
-    earned = _earned(user.paid_total)
-    current_rank = user.level.rank if user.level else -1
-    if earned is not None and earned.rank > current_rank:
-        _move(user, earned, reason=LevelChange.Reason.UPGRADE, reference=reference)
+    _move_up_to_earned(user, reference=reference)
     return user
+
+
+def record_topup(user_id: int, amount: Money, *, reference: str) -> User:
+    """Add a confirmed wallet top-up to the member's total; move them up if it reaches a higher level."""
+    user = lock_member(user_id)
+    user.topup_total = cny(user.topup_total.amount + amount.amount)
+    user.save(update_fields=["topup_total"])
+    _move_up_to_earned(user, reference=reference)
+    return user
+
+
+def grant_bought_level(user_id: int, level: MemberLevel, *, reference: str) -> bool:
+    """The member paid for `level` outright: they are moved to it, once per `reference`. A member who
+    meanwhile reached a higher level keeps it (the change log says so); False when nothing moved."""
+    user = lock_member(user_id)
+    if LevelChange.objects.filter(user=user, reason=LevelChange.Reason.BOUGHT, reference=reference).exists():
+        return False
+    if level.rank <= _rank(user.level):
+        note = f"购买时已是{user.level}"
+        _move(user, user.level, reason=LevelChange.Reason.BOUGHT, reference=reference, note=note)
+        return False
+    _move(user, level, reason=LevelChange.Reason.BOUGHT, reference=reference)
+    return True
 
 
 def record_refunded(user_id: int, amount: Money, *, reference: str) -> User:
@@ -67,7 +97,7 @@ def record_refunded(user_id: int, amount: Money, *, reference: str) -> User:
     user.paid_total = cny(max(user.paid_total.amount - amount.amount, 0))
     user.save(update_fields=["paid_total"])
     if settings.MEMBER_LEVELS_DROP_ON_REFUND and user.level is not None and user.level.upgrade_at is not None:
-        earned = _earned(user.paid_total)
+        earned = _earned(user)
         if earned is None or earned.rank < user.level.rank:
             _move(user, earned, reason=LevelChange.Reason.DROP, reference=reference)
     return user

@@ -66,6 +66,29 @@ class MemberLevel(models.Model):
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("A member whose paid orders reach this amount in all moves up to this level; empty: never."),
     )
+    upgrade_at_topup = models.DecimalField(
+        _("upgrade at top-ups of (CNY)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("A member whose wallet top-ups reach this amount in all moves up to this level; empty: never."),
+    )
+    price = models.DecimalField(
+        _("price to buy (CNY)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Members may buy the level outright for this much (代理 for ¥199, say); empty: not for sale."),
+    )
+    staff_priority = models.BooleanField(
+        _("first in the staff queue"),
+        default=False,
+        help_text=_("Orders of members at this level come first where staff deliver by hand."),
+    )
 
     class Meta:
         verbose_name = _("member level")
@@ -101,6 +124,8 @@ class User(AbstractUser):
     )
     # What the member's orders were paid, less what was refunded: changed only under the user row lock.
     paid_total = MoneyField(_("paid in all"), max_digits=14, decimal_places=2, default=0, default_currency="CNY")
+    # What the member topped their wallet up by, less refunds of top-ups: changed only under the row lock.
+    topup_total = MoneyField(_("topped up in all"), max_digits=14, decimal_places=2, default=0, default_currency="CNY")
 
     objects = UserManager()
 
@@ -182,7 +207,8 @@ class LevelChange(models.Model):
     """Audit row of a member's level moving: by the rules (an upgrade, a drop after refunds) or by staff."""
 
     class Reason(models.TextChoices):
-        UPGRADE = "upgrade", _("Upgrade: paid orders reached the level")
+        UPGRADE = "upgrade", _("Upgrade: paid orders or top-ups reached the level")
+        BOUGHT = "bought", _("Bought")
         DROP = "drop", _("Drop: refunds took paid orders below the level")
         STAFF = "staff", _("Set by staff")
 

@@ -384,6 +384,7 @@ PAYMENT_PROVIDERS = [
 PAYMENT_PURPOSES = [
     "orders.purposes.OrderPurpose",
     "payments.purposes.TopUpPurpose",
+    "orders.purposes.LevelPurchasePurpose",
 ]
 # Notifications older than this are refused as stale.
 PAYMENT_NOTIFICATION_MAX_AGE = timedelta(minutes=5)

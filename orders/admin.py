@@ -7,6 +7,7 @@ Nothing here edits an order or a refund directly; every button calls `orders.ser
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -200,12 +201,12 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
         "buyer_details",
         order_total,
         "status",
+        "buyer_level",
         "abnormal_reason",
         "paid_at",
     )
     list_filter = ("status",)
     search_fields = ("=number", "contact_email")
-    ordering = ("paid_at", "id")
     fields = ORDER_FIELDS
     readonly_fields = ORDER_FIELDS
     inlines = (OrderEventInline,)
@@ -213,7 +214,20 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     change_form_template = "admin/orders/staffqueueorder/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(status__in=self.QUEUE).select_related("sku")
+        # Members of a level with the staff-queue perk first, then the longest waiting.
+        queryset = self.model._default_manager.filter(status__in=self.QUEUE).select_related("sku", "user__level")
+        queryset = queryset.annotate(priority=Coalesce("user__level__staff_priority", False))
+        return queryset.order_by("-priority", "paid_at", "id")
+
+    def get_ordering(self, request):
+        return ("-priority", "paid_at", "id")
+
+    @admin.display(description=gettext_lazy("member level"), ordering="priority")
+    def buyer_level(self, order: Order) -> str:
+        level = order.user.level if order.user_id and order.user.level_id else None
+        if level is None:
+            return "—"
+        return f"{level.badge} {level.name}".strip() if level.staff_priority else level.name
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,5 +1,6 @@
 """Coupons in admin: their terms, single-use codes made in batches and exported as CSV, coupons granted
-into members' accounts, and every use — held, used or released — as read-only evidence."""
+into members' accounts, and every use — held, used or released — as read-only evidence; and the member
+levels members bought."""
 
 import csv
 import re
@@ -21,7 +22,7 @@ from accounts.models import User
 from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.templatetags.money import yuan
 
-from .models import Coupon, CouponCode, CouponGrant, CouponUse, normalize_code
+from .models import Coupon, CouponCode, CouponGrant, CouponUse, LevelPurchase, normalize_code
 from .services import coupons
 
 
@@ -225,3 +226,19 @@ class CouponUseAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("discount"), ordering="discount")
     def use_discount(self, use: CouponUse) -> str:
         return yuan(use.discount)
+
+
+@admin.register(LevelPurchase)
+class LevelPurchaseAdmin(ReadOnlyAdmin):
+    list_display = ("user", "level", "purchase_price", "payment", "payment_state", "created_at")
+    list_filter = ("level",)
+    list_select_related = ("user", "level", "payment")
+    search_fields = ("user__email", "=payment__trade_no")
+
+    @admin.display(description=gettext_lazy("price"), ordering="price")
+    def purchase_price(self, purchase: LevelPurchase) -> str:
+        return yuan(purchase.price)
+
+    @admin.display(description=gettext_lazy("state"))
+    def payment_state(self, purchase: LevelPurchase) -> str:
+        return purchase.payment.get_state_display()

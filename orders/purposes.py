@@ -1,6 +1,9 @@
-"""What a payment means when it pays for an order: the order's side of the payments contract."""
+"""What a payment means when it pays for an order or for a member level: their side of the payments
+contract."""
 
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import levels
@@ -8,7 +11,7 @@ from payments.models import Payment, Refund
 from payments.purposes import PaymentPurpose
 
 from .locks import lock_order
-from .models import ORDER_PURPOSE, Order, OrderPayment
+from .models import LEVEL_PURPOSE, ORDER_PURPOSE, LevelPurchase, Order, OrderPayment
 from .selectors import can_view_order
 from .services.delivery import mark_paid
 from .services.refunds import record_refund, record_refund_failure
@@ -60,3 +63,22 @@ class OrderPurpose(PaymentPurpose):
         if cached is None:
             cached = payment._paid_order = Order.objects.get(payment_links__payment=payment)
         return cached
+
+
+class LevelPurchasePurpose(PaymentPurpose):
+    """A member level bought outright: confirmed, the member is moved to it, once."""
+
+    code = LEVEL_PURPOSE
+    verbose_name = _("Member level")
+    back_label = _("Member levels")
+
+    def payment_confirmed(self, payment: Payment) -> None:
+        purchase = LevelPurchase.objects.select_related("level").get(payment=payment)
+        levels.grant_bought_level(purchase.user_id, purchase.level, reference=payment.trade_no)
+
+    def next_url(self, payment: Payment) -> str:
+        return reverse("orders:levels")
+
+    def summary(self, payment: Payment) -> str:
+        purchase = LevelPurchase.objects.select_related("level").get(payment=payment)
+        return gettext("Member level: %(level)s") % {"level": purchase.level.name}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import level_views, views
 
 app_name = "orders"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("orders/price/", views.price_preview, name="price_preview"),
     path("orders/lookup/", views.lookup, name="lookup"),
     path("orders/mine/", views.mine, name="mine"),
+    path("levels/", level_views.levels, name="levels"),
+    path("levels/<int:pk>/buy/", level_views.buy_level, name="buy_level"),
     path("orders/<str:number>/", views.detail, name="detail"),
     path("orders/<str:number>/status/", views.status, name="status"),
     path("orders/<str:number>/cancel/", views.cancel, name="cancel"),

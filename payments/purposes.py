@@ -2,9 +2,9 @@
 
 Payments take money and give it back; they know nothing of orders. What a confirmed payment or a
 refund means lives with its purpose — an order (`orders.purposes.OrderPurpose`), a wallet top-up
-(`TopUpPurpose` below), a member level later — named by dotted path in settings.PAYMENT_PURPOSES and
-loaded once, the way payment providers and Django's password hashers are. `Payment.purpose` stores
-the purpose's code.
+(`TopUpPurpose` below), a member level bought outright (`orders.purposes.LevelPurchasePurpose`) —
+named by dotted path in settings.PAYMENT_PURPOSES and loaded once, the way payment providers and
+Django's password hashers are. `Payment.purpose` stores the purpose's code.
 """
 
 from functools import cache
@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import levels
 from accounts import services as wallet_services
 from accounts.models import WalletEntry
 
@@ -84,7 +85,8 @@ class PaymentPurpose:
 
 
 class TopUpPurpose(PaymentPurpose):
-    """充值: a confirmed top-up is credited to the payer's wallet, once, referenced by the trade number."""
+    """充值: a confirmed top-up is credited to the payer's wallet, once, referenced by the trade number,
+    and counts towards the levels reached by top-ups."""
 
     code = TOPUP
     verbose_name = _("Wallet top-up")
@@ -99,6 +101,7 @@ class TopUpPurpose(PaymentPurpose):
             reference=payment.trade_no,
             note=provider_name(payment.provider, language=settings.LANGUAGE_CODE),
         )
+        levels.record_topup(payment.user_id, payment.amount, reference=payment.trade_no)
 
     def next_url(self, payment: "Payment") -> str:
         return reverse("payments:wallet")

@@ -1,4 +1,5 @@
 from .coupons import Coupon, CouponCode, CouponGrant, CouponUse, normalize_code
+from .level_purchases import LEVEL_PURPOSE, LevelPurchase
 from .order import (
     MOVES,
     ORDER_PURPOSE,
@@ -14,6 +15,8 @@ from .order import (
 )
 
 __all__ = [
+    "LEVEL_PURPOSE",
+    "LevelPurchase",
     "MOVES",
     "ORDER_PURPOSE",
     "UNDELIVERED",

@@ -19,7 +19,6 @@ from orders.models import Coupon, CouponUse, Order, OrderEvent
 from orders.services import coupons as coupon_services
 from payments.models import Payment
 
-
 pytestmark = pytest.mark.usefixtures("english")  # the refusals are read in English
 
 

@@ -61,11 +61,12 @@ class DemoProduct:
 
 # (name, rank, share of retail paid, badge, upgrade at paid orders of): 普通会员 is everyone's, guests'
 # too; 代理 is never reached by spending.
+# (name, rank, price factor, badge, upgrade at paid orders of, price to buy outright)
 LEVELS = (
-    ("普通会员", 0, "1", "", None),
-    ("白银", 10, "0.95", "银", "500"),
-    ("黄金", 20, "0.88", "金", "2000"),
-    ("代理", 30, "1", "代", None),
+    ("普通会员", 0, "1", "", None, None),
+    ("白银", 10, "0.95", "银", "500", None),
+    ("黄金", 20, "0.88", "金", "2000", None),
+    ("代理", 30, "1", "代", None, "199"),
 )
 P = DemoProduct
 F = DemoField
@@ -357,10 +358,12 @@ class Command(BaseCommand):
 
     def _levels(self) -> dict[str, MemberLevel]:
         levels = {}
-        for name, rank, discount, badge, upgrade_at in LEVELS:
-            defaults = {"rank": rank, "discount": Decimal(discount), "badge": badge}
+        for name, rank, discount, badge, upgrade_at, price in LEVELS:
+            defaults = {"rank": rank, "discount": Decimal(discount), "badge": badge, "staff_priority": bool(price)}
             if upgrade_at:
                 defaults["upgrade_at"] = Decimal(upgrade_at)
+            if price:
+                defaults["price"] = Decimal(price)
             levels[name], _ = MemberLevel.objects.get_or_create(name=name, defaults=defaults)
         return levels
 
