@@ -25,7 +25,7 @@ from kamen.money import cny
 from kamen.templatetags.money import yuan
 
 from . import levels, services
-from .models import LevelChange, MemberLevel, User, Wallet, WalletEntry
+from .models import LevelChange, MemberLevel, PointsAccount, PointsEntry, User, Wallet, WalletEntry
 
 admin.site.site_header = gettext_lazy("kamen administration")
 admin.site.site_title = gettext_lazy("kamen admin")
@@ -263,3 +263,20 @@ class WalletEntryAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("balance after"))
     def entry_balance(self, entry: WalletEntry) -> str:
         return yuan(entry.balance_after)
+
+
+@admin.register(PointsAccount)
+class PointsAccountAdmin(ReadOnlyAdmin):
+    list_display = ("user", "balance", "streak", "last_check_in", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(ReadOnlyAdmin):
+    """The points ledger is append-only, like the wallet's."""
+
+    list_display = ("id", "account", "kind", "points", "balance_after", "reference", "note", "created_at")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("account__user",)
+    search_fields = ("=account__user__email", "=reference")

@@ -84,6 +84,14 @@ class MemberLevel(models.Model):
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Members may buy the level outright for this much (代理 for ¥199, say); empty: not for sale."),
     )
+    points_multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Points per yuan paid are multiplied by this for members at this level: 1.5 gives half more."),
+    )
     staff_priority = models.BooleanField(
         _("first in the staff queue"),
         default=False,
@@ -168,6 +176,7 @@ class WalletEntry(models.Model):
         PAYMENT = "payment", _("Order payment")
         REFUND = "refund", _("Refund")
         TOPUP = "topup", _("Top-up")
+        POINTS = "points", _("Points mall")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("wallet"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -235,3 +244,58 @@ class LevelChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.from_level or '—'} → {self.to_level or '—'}"
+
+
+class PointsAccount(models.Model):
+    """A member's points (积分): the cached sum of their ledger and their check-in streak, changed only
+    under this row's lock."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="points", verbose_name=_("user")
+    )
+    balance = models.PositiveIntegerField(_("points"), default=0)
+    streak = models.PositiveIntegerField(_("check-in streak"), default=0)
+    last_check_in = models.DateField(_("last check-in"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("points account")
+        verbose_name_plural = _("points accounts")
+        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="points_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.balance}"
+
+
+class PointsEntry(models.Model):
+    """One append-only line of a points ledger; a reversal is a new entry, never an edit."""
+
+    class Kind(models.TextChoices):
+        EARNED = "earned", _("Earned with an order")
+        REVERSED = "reversed", _("Taken back by a refund")
+        CHECK_IN = "check_in", _("Daily check-in")
+        REDEEMED = "redeemed", _("Spent in the points mall")
+        STAFF = "staff", _("Given by staff")
+
+    account = models.ForeignKey(
+        PointsAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("points account")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
+    balance_after = models.PositiveIntegerField(_("balance after"))
+    # What the entry answers (an order number, a refund, a day): the same one is never counted twice.
+    reference = models.CharField(_("reference"), max_length=64)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(points=0), name="points_entry_not_zero"),
+            models.UniqueConstraint(fields=["account", "kind", "reference"], name="points_entry_reference_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account.user} {self.points:+d}"

@@ -314,6 +314,12 @@ CARD_CODE_FINGERPRINT_KEY = _secret("CARD_CODE_FINGERPRINT_KEY")
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 # Whether refunds that take a member's paid orders below their level move them down (accounts.levels).
 MEMBER_LEVELS_DROP_ON_REFUND = env.bool("MEMBER_LEVELS_DROP_ON_REFUND", default=False)
+# Points (积分): per yuan of a delivered order (times the member level's multiplier), and the daily
+# check-in's base, plus a step for each day in a row up to a number of days.
+POINTS_PER_YUAN = env.int("POINTS_PER_YUAN", default=1)
+POINTS_CHECK_IN = env.int("POINTS_CHECK_IN", default=5)
+POINTS_CHECK_IN_STREAK_STEP = env.int("POINTS_CHECK_IN_STREAK_STEP", default=1)
+POINTS_CHECK_IN_STREAK_DAYS = env.int("POINTS_CHECK_IN_STREAK_DAYS", default=6)
 # Paid orders still undelivered after this long are re-enqueued by the sweeper.
 DELIVERY_SWEEP_AFTER = timedelta(seconds=env.int("DELIVERY_SWEEP_AFTER_SECONDS", default=60))
 # Delivered orders whose e-mail was not sent this long after delivery are mailed by the sweeper, up to

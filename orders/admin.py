@@ -472,4 +472,4 @@ class RefundAdmin(ShopAdmin):
         return TemplateResponse(request, "admin/payments/refund/refund_order.html", context)
 
 
-from . import coupon_admin  # noqa: E402, F401 - registers the coupon admins
+from . import member_admin  # noqa: E402, F401 - registers the coupon, level and points-mall admins

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from kamen.locking import lock_free, lock_one
 
-from .models import Coupon, Order
+from .models import Coupon, Order, PointsReward
 
 
 def lock_order(order_id: int) -> Order:
@@ -20,3 +20,8 @@ def lock_orders_due_to_expire(*, now: datetime, limit: int) -> list[Order]:
 def lock_coupon(coupon_id: int) -> Coupon:
     """The coupon row: every use of a coupon is taken and given back under it, so its limits are exact."""
     return lock_one(Coupon.objects.all(), pk=coupon_id)
+
+
+def lock_reward(reward_id: int) -> PointsReward:
+    """The points-mall reward row: every redemption of it is taken under it, so stock and limits are exact."""
+    return lock_one(PointsReward.objects.select_related("coupon", "sku__product"), pk=reward_id)

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import levels
+from accounts import levels, points
 from payments.models import Payment, Refund
 from payments.purposes import PaymentPurpose
 
@@ -40,6 +40,12 @@ class OrderPurpose(PaymentPurpose):
         record_refund(order, refund)
         if order.user_id is not None:
             levels.record_refunded(order.user_id, refund.amount, reference=refund.refund_no)
+            points.reverse_for_refund(
+                order.user,
+                order_reference=order.number,
+                share=refund.amount.amount / order.total.amount,
+                refund_reference=refund.refund_no,
+            )
 
     def refund_failed(self, refund: Refund) -> None:
         record_refund_failure(Order.objects.get(pk=_order_id(refund.payment)), refund)

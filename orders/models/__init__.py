@@ -13,6 +13,7 @@ from .order import (
     new_order_number,
     price_adjustments,
 )
+from .points_mall import PointsRedemption, PointsReward
 
 __all__ = [
     "LEVEL_PURPOSE",
@@ -28,6 +29,8 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderPayment",
+    "PointsRedemption",
+    "PointsReward",
     "StaffQueueOrder",
     "new_access_token",
     "new_order_number",

@@ -27,6 +27,8 @@ def new_access_token() -> str:
 def price_adjustments(pricing: dict) -> list[tuple[str, Money]]:
     """What took a total below the retail price, from a pricing snapshot (catalog.pricing.Quote.snapshot):
     (what, amount off) — 「会员价 黄金会员 88折 −¥2.50」「优惠券 新人立减 −¥5.00」."""
+    if pricing.get("points_reward"):
+        return [(_("Points mall: %(name)s") % {"name": pricing["points_reward"]}, cny(pricing["saving"]))]
     lines = []
     coupon_discount = cny(pricing.get("coupon_discount") or 0)
     price_saving = cny(cny(pricing.get("saving") or 0).amount - coupon_discount.amount)

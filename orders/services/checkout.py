@@ -15,6 +15,7 @@ from catalog import pricing
 from catalog.buyer_fields import clean_answers
 from catalog.models import Sku
 from catalog.selectors import sku_stock
+from kamen.money import cny
 from payments import services as payment_services
 from payments.models import Payment
 from payments.providers import FREE, get_provider
@@ -77,33 +78,71 @@ def place_order(
         raise CheckoutError(_("This payment method is not available."))
     # Hash before the transaction so row locks are held only briefly.
     password_hash = hash_lookup_password(lookup_password)
-    now = timezone.now()
     with transaction.atomic():
-        order = Order.objects.create(
+        order = _create_order(
+            sku,
             user=user,
             contact_email=user.email if user else contact_email,
             lookup_password=password_hash,
-            sku=sku,
-            product_title=product.title,
-            sku_name=sku.name,
             quantity=quantity,
             unit_price=quote.unit_price,
             total=quote.total,
             pricing=quote.snapshot(),
             payment_method=FREE if free else payment_method,
             buyer_input=[answer.as_dict() for answer in answers if answer.value],
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
         )
-        OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, to_status=order.status, actor=user)
-        if not sku.is_manual and reserve_codes(order, quantity) != quantity:
-            raise OutOfStock(str(OUT_OF_STOCK))
         if quote.coupon is not None:
             hold_coupon(order, coupon, discount=quote.coupon_discount)
         payment = open_payment(order, provider=order.payment_method)
         if free:
             payment = payment_services.confirm_free_payment(payment).payment
     return PlacedOrder(order=order, payment=payment)
+
+
+def place_reward_order(sku: Sku, *, user: User, reward: str, points: int) -> PlacedOrder:
+    """One piece of `sku` as a points-mall reward: an order of nothing to pay, its code held and its
+    payment confirmed at once without a gateway, in the caller's transaction."""
+    try:
+        clean_answers(list(sku.product.buyer_fields.all()), {})
+    except ValidationError:
+        raise CheckoutError(_("This reward needs details only a checkout asks for.")) from None
+    retail = pricing.quote(sku, 1).retail_unit_price
+    snapshot = {"currency": retail.currency.code, "quantity": 1, "retail_unit_price": str(retail.amount)}
+    snapshot |= {"unit_price": "0.00", "points_reward": reward, "points": points}
+    snapshot |= {"saving": str(retail.amount), "coupon_discount": "0.00", "total": "0.00"}
+    order = _create_order(
+        sku,
+        user=user,
+        contact_email=user.email,
+        lookup_password="",
+        quantity=1,
+        unit_price=cny(0),
+        total=cny(0),
+        pricing=snapshot,
+        payment_method=FREE,
+        buyer_input=[],
+    )
+    payment = open_payment(order, provider=FREE)
+    return PlacedOrder(order=order, payment=payment_services.confirm_free_payment(payment).payment)
+
+
+def _create_order(sku: Sku, *, user: User | None, quantity: int, **fields) -> Order:
+    """The order row, its first event and its codes held — or OutOfStock, rolling the caller back."""
+    now = timezone.now()
+    order = Order.objects.create(
+        user=user,
+        sku=sku,
+        product_title=sku.product.title,
+        sku_name=sku.name,
+        quantity=quantity,
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
+        **fields,
+    )
+    OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, to_status=order.status, actor=user)
+    if not sku.is_manual and reserve_codes(order, quantity) != quantity:
+        raise OutOfStock(str(OUT_OF_STOCK))
+    return order
 
 
 def open_payment(order: Order, *, provider: str) -> Payment:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import points
 from accounts.models import User
 from catalog import crypto
 from catalog.models import CardCode
@@ -61,7 +62,7 @@ def deliver_order(order_id: int) -> Order:
             return fail_delivery(order, _("Not enough codes in stock to complete the order."))
         _sell_held_codes(order)
         transition(order, Order.Status.DELIVERED, event=E.DELIVERED)
-        mail_when_committed(order)
+        _delivered(order)
     return order
 
 
@@ -74,7 +75,7 @@ def deliver_manually(order: Order, *, content: str, actor: User) -> Order:
         order.manual_delivery_encrypted = crypto.encrypt(content.strip())
         order.save(update_fields=["manual_delivery_encrypted"])
         transition(order, Order.Status.DELIVERED, event=E.DELIVERED_MANUALLY, actor=actor)
-        mail_when_committed(order)
+        _delivered(order)
     return order
 
 
@@ -91,8 +92,15 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
         order.abnormal_reason = ""
         order.save(update_fields=["abnormal_reason"])
         transition(order, Order.Status.DELIVERED, event=E.DELIVERY_RETRIED, actor=actor)
-        mail_when_committed(order)
+        _delivered(order)
     return order
+
+
+def _delivered(order: Order) -> None:
+    """What follows every delivery, in its transaction: the buyer's points, and the delivery e-mail."""
+    if order.user_id is not None and order.total.amount > 0:
+        points.award_for_order(order.user, order.total, reference=order.number, note=order.product_title)
+    mail_when_committed(order)
 
 
 def _sell_held_codes(order: Order) -> None:

@@ -1,6 +1,6 @@
-"""Coupons in admin: their terms, single-use codes made in batches and exported as CSV, coupons granted
-into members' accounts, and every use — held, used or released — as read-only evidence; and the member
-levels members bought."""
+"""Member operations in admin: coupons (their terms, single-use codes made in batches and exported as
+CSV, coupons granted into members' accounts, every use as read-only evidence), the member levels
+members bought, and the points mall's rewards and redemptions."""
 
 import csv
 import re
@@ -22,7 +22,16 @@ from accounts.models import User
 from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.templatetags.money import yuan
 
-from .models import Coupon, CouponCode, CouponGrant, CouponUse, LevelPurchase, normalize_code
+from .models import (
+    Coupon,
+    CouponCode,
+    CouponGrant,
+    CouponUse,
+    LevelPurchase,
+    PointsRedemption,
+    PointsReward,
+    normalize_code,
+)
 from .services import coupons
 
 
@@ -242,3 +251,21 @@ class LevelPurchaseAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("state"))
     def payment_state(self, purchase: LevelPurchase) -> str:
         return purchase.payment.get_state_display()
+
+
+@admin.register(PointsReward)
+class PointsRewardAdmin(ShopAdmin):
+    list_display = ("name", "kind", "points", "stock", "redeemed_count", "per_member", "is_active", "sort_order")
+    list_editable = ("is_active", "sort_order")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name",)
+    autocomplete_fields = ("coupon", "sku")
+    readonly_fields = ("redeemed_count",)
+
+
+@admin.register(PointsRedemption)
+class PointsRedemptionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "reward", "points", "order")
+    list_filter = ("reward",)
+    list_select_related = ("user", "reward", "order")
+    search_fields = ("user__email", "=order__number")
