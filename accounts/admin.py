@@ -25,7 +25,17 @@ from kamen.money import cny
 from kamen.templatetags.money import yuan
 
 from . import levels, services
-from .models import LevelChange, MemberLevel, PointsAccount, PointsEntry, User, Wallet, WalletEntry
+from .models import (
+    Announcement,
+    LevelChange,
+    MemberLevel,
+    Message,
+    PointsAccount,
+    PointsEntry,
+    User,
+    Wallet,
+    WalletEntry,
+)
 
 admin.site.site_header = gettext_lazy("kamen administration")
 admin.site.site_title = gettext_lazy("kamen admin")
@@ -280,3 +290,19 @@ class PointsEntryAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "created_at")
     list_select_related = ("account__user",)
     search_fields = ("=account__user__email", "=reference")
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(ShopAdmin):
+    list_display = ("title", "published_at", "until", "is_active")
+    list_editable = ("is_active",)
+    search_fields = ("title",)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    """What members and guests were told, and whether its e-mail went out."""
+
+    list_display = ("created_at", "email", "kind", "title", "read_at", "emailed_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("=email", "key")

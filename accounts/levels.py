@@ -10,12 +10,16 @@ itself when MEMBER_LEVELS_DROP_ON_REFUND says so.
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 from djmoney.money import Money
 
 from kamen.money import cny
 
+from . import inbox
 from .locks import lock_member
-from .models import LevelChange, MemberLevel, User
+from .models import LevelChange, MemberLevel, Message, User
 
 
 def _earned(user: User) -> MemberLevel | None:
@@ -56,6 +60,26 @@ def _move(
     )
     user.level = level
     user.save(update_fields=["level"])
+    if level is not None and reason in (LevelChange.Reason.UPGRADE, LevelChange.Reason.BOUGHT):
+        _welcome(user, level, reference=reference)
+
+
+def _welcome(user: User, level: MemberLevel, *, reference: str) -> None:
+    with translation.override(settings.LANGUAGE_CODE):
+        perks = (
+            level.discount_label if level.has_discount else gettext("prices of your level on the goods that have them")
+        )
+        if level.staff_priority:
+            perks += gettext("; your orders come first with our staff")
+    inbox.notify(
+        user,
+        email=user.email,
+        kind=Message.Kind.LEVEL,
+        key=f"level:{level.pk}:{reference}",
+        link=reverse("orders:levels"),
+        level=level.name,
+        perks=perks,
+    )
 
 
 def record_paid(user_id: int, amount: Money, *, reference: str) -> User:

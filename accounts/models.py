@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
@@ -134,6 +135,8 @@ class User(AbstractUser):
     paid_total = MoneyField(_("paid in all"), max_digits=14, decimal_places=2, default=0, default_currency="CNY")
     # What the member topped their wallet up by, less refunds of top-ups: changed only under the row lock.
     topup_total = MoneyField(_("topped up in all"), max_digits=14, decimal_places=2, default=0, default_currency="CNY")
+    # Messages about money and goods are always e-mailed; these say whether the rest are.
+    email_rewards = models.BooleanField(_("e-mail me about levels, coupons and points"), default=True)
 
     objects = UserManager()
 
@@ -299,3 +302,78 @@ class PointsEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account.user} {self.points:+d}"
+
+
+class Message(models.Model):
+    """One on-site message (站内信) to a member, or one e-mail to a guest, about one event: written in the
+    transaction of the event, once per event and recipient (`key`), and e-mailed by a task."""
+
+    class Kind(models.TextChoices):
+        PAID = "paid", _("Order paid")
+        MANUAL = "manual", _("Delivery by hand")
+        DELIVERED = "delivered", _("Order delivered")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery being handled")
+        REFUND = "refund", _("Refund decided")
+        LEVEL = "level", _("Member level")
+        COUPON = "coupon", _("Coupon received")
+        POINTS = "points", _("Points")
+
+    # Kinds a member may choose not to receive by e-mail; the rest are about money and goods.
+    OPTIONAL_EMAIL = (Kind.LEVEL, Kind.COUPON, Kind.POINTS)
+    # Kinds for the message centre only: an order delivered seconds after payment is one e-mail, the
+    # delivery e-mail with the order's link (orders.services.mail), not three.
+    ON_SITE_ONLY = (Kind.PAID, Kind.DELIVERED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="inbox",
+        verbose_name=_("member"),
+    )
+    email = models.EmailField(_("e-mail"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # The event the message is about ("paid:<order number>"): one message per event and recipient.
+    key = models.CharField(_("event"), max_length=100)
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"), max_length=2000)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    # The e-mail's own story: due (or not wanted), claimed by a task, sent.
+    email_wanted = models.BooleanField(_("e-mail wanted"), default=True)
+    email_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["key", "email"], name="message_once_per_event")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="message_unread"),
+            models.Index(fields=["email_wanted", "emailed_at"], name="message_email_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Announcement(models.Model):
+    """公告: shown as a bar on the home page and at the top of every member's message centre."""
+
+    title = models.CharField(_("title"), max_length=100)
+    body = models.TextField(_("text"), max_length=2000, blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    published_at = models.DateTimeField(_("published"), default=timezone.now)
+    until = models.DateTimeField(_("shown until"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title

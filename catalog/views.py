@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from accounts import inbox
 from accounts.selectors import level_of
 from kamen import page_cache
 from kamen.parsing import parse_id
@@ -30,7 +31,8 @@ def home(request: HttpRequest) -> HttpResponse:
             return render_to_string("catalog/_home_shelves.html", context, request=request)
 
         html = cached_fragment(("home", level.pk if level else 0), shelves)
-        return render(request, "catalog/home.html", {"shelves": mark_safe(html)})  # noqa: S308 - our own render
+        context = {"shelves": mark_safe(html), "announcements": inbox.current_announcements()}  # noqa: S308 - ours
+        return render(request, "catalog/home.html", context)
 
     return page_cache.serve(request, ("home", generation()), page, fill=live_stock.fill)
 

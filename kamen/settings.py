@@ -147,6 +147,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.navigation",
+                "accounts.context_processors.unread_messages",
             ],
         },
     },
@@ -428,6 +429,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "orders.tasks.deliver_order_task": {"queue": "delivery"},
     "orders.tasks.send_*": {"queue": "mail"},
+    "accounts.tasks.send_*": {"queue": "mail"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
@@ -449,6 +451,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders_task", "schedule": SWEEP_EVERY},
     "sweep-undelivered-orders": {"task": "orders.tasks.sweep_undelivered_orders_task", "schedule": SWEEP_EVERY},
     "sweep-unsent-emails": {"task": "orders.tasks.sweep_unsent_delivery_emails_task", "schedule": SWEEP_EVERY},
+    "sweep-unsent-messages": {"task": "accounts.tasks.sweep_unsent_message_emails_task", "schedule": SWEEP_EVERY},
     "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": RECONCILE_EVERY},
     "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
 }

@@ -18,6 +18,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("", include("orders.urls")),
+    path("", include("accounts.urls")),
     path("payments/", include("payments.urls")),
     path("", include("catalog.urls")),
 ]

@@ -11,11 +11,13 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
-from accounts.models import User
+from accounts import inbox
+from accounts.models import Message, User
 from accounts.selectors import level_of
 from catalog import pricing
 from catalog.models import Sku
@@ -279,4 +281,13 @@ def grant_coupon(
     grant, created = CouponGrant.objects.get_or_create(
         coupon=coupon, user=user, reference=reference[:64], defaults={"reason": reason, "actor": actor}
     )
+    if created:
+        inbox.notify(
+            user,
+            email=user.email,
+            kind=Message.Kind.COUPON,
+            key=f"coupon-grant:{grant.pk}",
+            link=reverse("accounts:messages"),
+            coupon=coupon.name,
+        )
     return grant, created

@@ -16,6 +16,7 @@ from ..locks import lock_order
 from ..models import IllegalTransition, Order, OrderEvent
 from .coupons import use_coupon
 from .mail import mail_when_committed
+from .messages import K, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
 
@@ -33,6 +34,7 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
     late = order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED)
     transition(order, Order.Status.PAID, event=E.PAID_LATE if late else E.PAID, payment=payment_id)
     use_coupon(order)
+    tell_buyer(order, K.PAID, event="paid")
     if late and not order.sku.is_manual:
         missing = order.quantity - CardCode.objects.filter(order=order).count()
         if reserve_codes(order, missing) != missing:
@@ -55,7 +57,9 @@ def deliver_order(order_id: int) -> Order:
         if order.status != Order.Status.PAID:
             return order
         if order.sku.is_manual:
-            return transition(order, Order.Status.AWAITING_MANUAL, event=E.AWAITING_MANUAL)
+            transition(order, Order.Status.AWAITING_MANUAL, event=E.AWAITING_MANUAL)
+            tell_buyer(order, K.MANUAL, event="awaiting_manual")
+            return order
         held = CardCode.objects.filter(order=order, status__in=[CardCode.Status.RESERVED, CardCode.Status.SOLD])
         missing = order.quantity - held.count()
         if missing and reserve_codes(order, missing) != missing:
@@ -97,9 +101,16 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
 
 
 def _delivered(order: Order) -> None:
-    """What follows every delivery, in its transaction: the buyer's points, and the delivery e-mail."""
+    """What follows every delivery, in its transaction: the buyer's points and messages, and the
+    delivery e-mail."""
+    tell_buyer(order, K.DELIVERED, event="delivered")
     if order.user_id is not None and order.total.amount > 0:
-        points.award_for_order(order.user, order.total, reference=order.number, note=order.product_title)
+        earned = points.award_for_order(order.user, order.total, reference=order.number, note=order.product_title)
+        if earned.entry is not None:
+            with shop_language():
+                reason = _("Order %(number)s is delivered.") % {"number": order.number}
+            details = {"points": earned.entry.points, "balance": earned.account.balance, "reason": reason}
+            tell_buyer(order, K.POINTS, event="points", **details)
     mail_when_committed(order)
 
 
@@ -114,4 +125,6 @@ def fail_delivery(order: Order, reason: str) -> Order:
     order.abnormal_reason = reason
     order.save(update_fields=["abnormal_reason"])
     logger.warning("order %s needs staff: %s", order.number, reason)
-    return transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
+    transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
+    tell_buyer(order, K.DELIVERY_FAILED, event="delivery_failed")
+    return order

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from catalog.models import CardCode
 from kamen.money import cny
+from kamen.templatetags.money import yuan
 from payments import services as payment_services
 from payments.locks import lock_confirmed_payment, lock_payment, lock_refund
 from payments.models import Payment, Refund
@@ -21,6 +22,7 @@ from payments.services import RefundError
 
 from ..models import UNDELIVERED, Order, OrderEvent
 from ..selectors import order_of_payment, payments_of
+from .messages import K, shop_language, tell_buyer
 from .reservation import release_codes
 from .states import record_event, transition
 
@@ -149,6 +151,9 @@ def decline_refund(refund: Refund, *, actor: User, note: str) -> Refund:
         if refund.state != Refund.State.REQUESTED:
             raise RefundError(_("This refund request has already been decided."))
         _decide(refund, Refund.State.DECLINED, actor=actor, staff_note=note.strip()[:300])
+        with shop_language():
+            decision = _("Your refund request was declined: %(note)s") % {"note": refund.staff_note}
+        tell_buyer(order_of_payment(refund.payment_id), K.REFUND, event=f"refund:{refund.refund_no}", decision=decision)
     return refund
 
 
@@ -201,6 +206,10 @@ def record_refund(order: Order, refund: Refund) -> Order:
     if order.refund_status == Order.RefundStatus.FULL and order.status in UNDELIVERED:
         transition(order, Order.Status.CANCELLED, event=E.CANCELLED_REFUNDED, actor=actor)
         release_codes(order)
+    with shop_language():
+        where = _("your wallet") if refund.destination == Refund.Destination.WALLET else _("the way you paid")
+        decision = _("%(amount)s was refunded to %(where)s.") % {"amount": yuan(refund.amount), "where": where}
+    tell_buyer(order, K.REFUND, event=f"refund:{refund.refund_no}", decision=decision)
     return order
 
 
