@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -24,14 +24,16 @@ from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin, ShopAdmin
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 
-from . import levels, services
+from . import alerts, levels, services
 from .models import (
+    AlertChannel,
     Announcement,
     LevelChange,
     MemberLevel,
     Message,
     PointsAccount,
     PointsEntry,
+    StaffAlert,
     User,
     Wallet,
     WalletEntry,
@@ -306,3 +308,47 @@ class MessageAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "email", "kind", "title", "read_at", "emailed_at")
     list_filter = ("kind", "created_at")
     search_fields = ("=email", "key")
+
+
+class AlertChannelForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("events"),
+        choices=AlertChannel.Event.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ("name", "kind", "target", "secret", "events", "allow_private_address", "is_active")
+        widgets = {"target": forms.TextInput(attrs={"size": 80}), "secret": forms.PasswordInput(render_value=True)}
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(ShopAdmin):
+    form = AlertChannelForm
+    list_display = ("name", "kind", "event_names", "is_active")
+    actions = ("send_test_alert",)
+
+    @admin.display(description=gettext_lazy("events"))
+    def event_names(self, channel: AlertChannel) -> str:
+        names = dict(AlertChannel.Event.choices)
+        return "、".join(str(names[event]) for event in channel.events if event in names) or "—"
+
+    @admin.action(description=gettext_lazy("Send a test alert"), permissions=["change"])
+    def send_test_alert(self, request, queryset):
+        """Send a line to each chosen channel now, so staff see at once whether it arrives."""
+        for channel in queryset:
+            try:
+                alerts.deliver(channel, _("Test alert from the shop: this channel works."))
+            except (OSError, ValidationError) as error:
+                self.message_user(request, f"{channel}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(channel)s: sent.") % {"channel": channel}, messages.SUCCESS)
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "channel", "event", "text", "sent_at", "attempts", "last_error")
+    list_filter = ("event", "channel", "sent_at")
+    list_select_related = ("channel",)

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -377,3 +378,88 @@ class Announcement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AlertChannel(models.Model):
+    """Where staff alerts go: an e-mail address, or a group robot's webhook (企业微信, DingTalk) or a
+    Telegram bot, with the events it receives."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WECOM = "wecom", _("WeCom group robot (企业微信)")
+        DINGTALK = "dingtalk", _("DingTalk robot (钉钉)")
+        TELEGRAM = "telegram", _("Telegram bot")
+
+    class Event(models.TextChoices):
+        LOW_STOCK = "low_stock", _("Low stock on a spec")
+        STAFF_QUEUE = "staff_queue", _("An order needs staff (manual delivery, failed delivery)")
+        REFUND_REQUESTED = "refund_requested", _("A refund request is waiting")
+
+    name = models.CharField(_("name"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    target = models.CharField(
+        _("address"),
+        max_length=500,
+        help_text=_("The e-mail address, the robot's webhook URL, or for Telegram the bot token."),
+    )
+    secret = models.CharField(
+        _("signing secret or chat"),
+        max_length=200,
+        blank=True,
+        help_text=_("DingTalk: the robot's signing secret (加签), if set. Telegram: the chat id."),
+    )
+    events = models.JSONField(_("events"), default=list, blank=True)
+    allow_private_address = models.BooleanField(
+        _("allow a private address"),
+        default=False,
+        help_text=_("Webhooks to loopback or private networks are refused unless this is on."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("alert channel")
+        verbose_name_plural = _("alert channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.validators import validate_email
+
+        from .alerts import check_webhook_url
+
+        unknown = set(self.events) - set(self.Event.values) if isinstance(self.events, list) else {"?"}
+        if unknown:
+            raise ValidationError({"events": _("Choose events from the list.")})
+        if self.kind == self.Kind.EMAIL:
+            validate_email(self.target)
+        elif self.kind in (self.Kind.WECOM, self.Kind.DINGTALK):
+            try:
+                check_webhook_url(self.target, allow_private=self.allow_private_address)
+            except ValidationError as error:
+                raise ValidationError({"target": error.messages}) from None
+        elif self.kind == self.Kind.TELEGRAM and not self.secret:
+            raise ValidationError({"secret": _("A Telegram bot needs the chat id to write to.")})
+
+
+class StaffAlert(models.Model):
+    """One alert on one channel about one event: written once (`key`), sent by a task, retried."""
+
+    channel = models.ForeignKey(AlertChannel, on_delete=models.CASCADE, related_name="alerts")
+    event = models.CharField(_("event"), max_length=20, choices=AlertChannel.Event.choices)
+    key = models.CharField(_("about"), max_length=100)
+    text = models.TextField(_("text"), max_length=2000)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("staff alert")
+        verbose_name_plural = _("staff alerts")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["channel", "key"], name="staff_alert_once_per_channel")]
+
+    def __str__(self) -> str:
+        return self.text[:60]

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
 
-from . import inbox
+from . import alerts, inbox
 
 
 @shared_task(base=OutageTolerantTask, bind=True)
@@ -30,3 +30,13 @@ def send_message_email_task(self, message_id: int, sent: bool = False) -> bool:
 @shared_task(base=OutageTolerantTask)
 def sweep_unsent_message_emails_task() -> int:
     return len(inbox.sweep_unsent_emails())
+
+
+@shared_task(base=OutageTolerantTask)
+def send_staff_alert_task(alert_id: int) -> bool:
+    return alerts.send_alert(alert_id)
+
+
+@shared_task(base=OutageTolerantTask)
+def sweep_unsent_staff_alerts_task() -> int:
+    return len(alerts.sweep_unsent_alerts())

@@ -305,7 +305,18 @@ class SkuAdmin(ShownOnListPagesAdmin):
     list_select_related = ("product",)
     search_fields = ("name", "product__title")
     autocomplete_fields = ("product",)
-    fields = ("product", "name", "price", "delivery_kind", "is_active", "sort_order", "available", "reserved", "sold")
+    fields = (
+        "product",
+        "name",
+        "price",
+        "delivery_kind",
+        "is_active",
+        "sort_order",
+        "low_stock_at",
+        "available",
+        "reserved",
+        "sold",
+    )
     readonly_fields = ("available", "reserved", "sold")
     inlines = (WholesaleTierInline, LevelPriceInline)
     change_form_template = "admin/catalog/sku/change_form.html"

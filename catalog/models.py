@@ -141,6 +141,12 @@ class Sku(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.IntegerField(_("sort order"), default=0)
+    low_stock_at = models.PositiveIntegerField(
+        _("low-stock alert at"),
+        null=True,
+        blank=True,
+        help_text=_("Staff are alerted when this few free codes are left; empty: no alert."),
+    )
 
     class Meta:
         verbose_name = _("SKU")

@@ -318,6 +318,8 @@ MEMBER_LEVELS_DROP_ON_REFUND = env.bool("MEMBER_LEVELS_DROP_ON_REFUND", default=
 # Points (积分): per yuan of a delivered order (times the member level's multiplier), and the daily
 # check-in's base, plus a step for each day in a row up to a number of days.
 POINTS_PER_YUAN = env.int("POINTS_PER_YUAN", default=1)
+# Staff alerts to a Telegram bot go through this API (a test points it at a fake on loopback).
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org")
 POINTS_CHECK_IN = env.int("POINTS_CHECK_IN", default=5)
 POINTS_CHECK_IN_STREAK_STEP = env.int("POINTS_CHECK_IN_STREAK_STEP", default=1)
 POINTS_CHECK_IN_STREAK_DAYS = env.int("POINTS_CHECK_IN_STREAK_DAYS", default=6)
@@ -452,6 +454,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-undelivered-orders": {"task": "orders.tasks.sweep_undelivered_orders_task", "schedule": SWEEP_EVERY},
     "sweep-unsent-emails": {"task": "orders.tasks.sweep_unsent_delivery_emails_task", "schedule": SWEEP_EVERY},
     "sweep-unsent-messages": {"task": "accounts.tasks.sweep_unsent_message_emails_task", "schedule": SWEEP_EVERY},
+    "sweep-unsent-staff-alerts": {"task": "accounts.tasks.sweep_unsent_staff_alerts_task", "schedule": SWEEP_EVERY},
     "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": RECONCILE_EVERY},
     "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
 }

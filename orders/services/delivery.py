@@ -16,7 +16,7 @@ from ..locks import lock_order
 from ..models import IllegalTransition, Order, OrderEvent
 from .coupons import use_coupon
 from .mail import mail_when_committed
-from .messages import K, shop_language, tell_buyer
+from .messages import STAFF_QUEUE, K, alert_staff, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
 
@@ -59,6 +59,9 @@ def deliver_order(order_id: int) -> Order:
         if order.sku.is_manual:
             transition(order, Order.Status.AWAITING_MANUAL, event=E.AWAITING_MANUAL)
             tell_buyer(order, K.MANUAL, event="awaiting_manual")
+            with shop_language():
+                what = _("Waiting for manual delivery.")
+            alert_staff(order, STAFF_QUEUE, what=what)
             return order
         held = CardCode.objects.filter(order=order, status__in=[CardCode.Status.RESERVED, CardCode.Status.SOLD])
         missing = order.quantity - held.count()
@@ -127,4 +130,7 @@ def fail_delivery(order: Order, reason: str) -> Order:
     logger.warning("order %s needs staff: %s", order.number, reason)
     transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
     tell_buyer(order, K.DELIVERY_FAILED, event="delivery_failed")
+    with shop_language():
+        what = _("Delivery failed: %(reason)s") % {"reason": reason}
+    alert_staff(order, STAFF_QUEUE, what=what)
     return order

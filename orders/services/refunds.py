@@ -22,7 +22,7 @@ from payments.services import RefundError
 
 from ..models import UNDELIVERED, Order, OrderEvent
 from ..selectors import order_of_payment, payments_of
-from .messages import K, shop_language, tell_buyer
+from .messages import REFUND_REQUESTED, K, alert_staff, shop_language, tell_buyer
 from .reservation import release_codes
 from .states import record_event, transition
 
@@ -67,6 +67,9 @@ def request_refund(order: Order, *, user: User | None, reason: str) -> Refund:
             requested_by=user,
         )
         record_event(order, E.REFUND_REQUESTED, actor=user, refund=refund.refund_no)
+        with shop_language():
+            what = _("Refund requested (%(amount)s): %(reason)s") % {"amount": yuan(refund.amount), "reason": reason}
+        alert_staff(order, REFUND_REQUESTED, what=what)
     logger.info("refund %s requested for order %s", refund.refund_no, order.number)
     return refund
 

@@ -1,7 +1,11 @@
 """Holding card codes for an order: taken at checkout, given back on expiry, cancel or a full refund."""
 
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts import alerts
+from accounts.models import AlertChannel
 from catalog.cache import stock_changed
 from catalog.locks import lock_free_codes
 from catalog.models import CardCode
@@ -35,7 +39,23 @@ def reserve_codes(order: Order, count: int) -> int:
         # Cannot happen while the rows are locked; if it ever does, undo the whole checkout.
         raise OutOfStock(_("Not enough stock left."))
     stock_changed([order.sku.product_id])
+    if order.sku.low_stock_at is not None:
+        _alert_if_low(order.sku)
     return held
+
+
+def _alert_if_low(sku) -> None:
+    """Tell staff when a spec's free codes reach its threshold: once a day per spec and channel."""
+    free = CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()
+    if free > sku.low_stock_at:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        text = _("Low stock: %(sku)s has %(free)s codes left (alert at %(at)s).") % {
+            "sku": sku,
+            "free": free,
+            "at": sku.low_stock_at,
+        }
+    alerts.alert_staff(AlertChannel.Event.LOW_STOCK, key=f"low-stock:{sku.pk}:{timezone.localdate()}", text=text)
 
 
 def release_codes(order: Order) -> int:
