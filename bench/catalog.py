@@ -8,7 +8,8 @@ product, search `/search/?q=...` (Chinese words). Then again at 16 connections w
 through the server hold codes 20 times a second (stock changing under the cached pages, and the
 checkouts' own work on the same two cores). Then the same pages from `bench/minimal_site.py` under
 the same gunicorn settings: `ratio_to_minimal` is kamen's requests per second over the minimal
-site's, per page kind, at 16.
+site's, per page kind, at 16. Listing and product pages are loaded again by a signed-in 白银会员 (95折),
+whose pages are not shared with visitors: `member_p95_ratio_c4/c16` is their p95 over the visitors'.
 
 Prints p50/p95/p99 latency, requests per second and errors per page kind as one JSON line.
 
@@ -34,6 +35,7 @@ from common import (
     form_token,
     fresh_database,
     log,
+    member_session,
     running_server,
     seed_catalog,
     setup_django,
@@ -47,6 +49,8 @@ LISTING_PAGES = 50
 RESERVATIONS_PER_SECOND = 20
 HOLDERS = 4
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+# Page kinds also loaded by a signed-in member of a discounted level, whose prices differ.
+MEMBER_KINDS = ("listing", "product", "product_any")
 
 
 def hold_codes_meanwhile(port: int, product_ids: list[int], stop: threading.Event, held: list[int], seed: int) -> None:
@@ -123,6 +127,7 @@ def main() -> None:
     setup_django({"REDIS_URL": REDIS_URL})  # the bench's own checkouts bump the stock versions the server reads
     started = time.perf_counter()
     top_slugs, product_ids = seed_catalog(rng)
+    cookie = member_session()  # a 白银会员 (95折) signed in
     analyze_database()
     log(f"seeded in {time.perf_counter() - started:.1f} s")
 
@@ -158,6 +163,16 @@ def main() -> None:
             for connections in CONCURRENCY_LEVELS:
                 log(f"{kind}: {connections} connections for {SECONDS:.0f} s")
                 figures[kind][f"c{connections}"] = wrk(port, paths[kind], connections=connections, seconds=SECONDS)
+        for kind in MEMBER_KINDS:
+            wrk(port, paths[kind], connections=16, seconds=2, cookie=cookie)  # the level's own grids cached
+            for connections in CONCURRENCY_LEVELS:
+                log(f"{kind}: a signed-in member, {connections} connections for {SECONDS:.0f} s")
+                member = wrk(port, paths[kind], connections=connections, seconds=SECONDS, cookie=cookie)
+                anonymous = figures[kind][f"c{connections}"]
+                figures[kind][f"member_c{connections}"] = member
+                figures[kind][f"member_p95_ratio_c{connections}"] = round(
+                    member["p95_ms"] / max(anonymous["p95_ms"], 0.1), 2
+                )
         stop, held = threading.Event(), []
         on_sale = product_ids[:HOT_PRODUCTS]
         # Several shoppers at a time: one alone could not keep the pace once pages slow down.

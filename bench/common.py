@@ -168,6 +168,29 @@ SEARCHES = ("腾讯", "原神", "视频会员", "王者荣耀", "爱奇艺会员
 HOT_PRODUCTS = 1_000
 
 
+def member_session(*, discount: str = "0.95") -> str:
+    """The session cookie of a signed-in member of a discounted level (a second level is everyone's)."""
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import MemberLevel, User
+
+    MemberLevel.objects.get_or_create(name="普通会员", defaults={"rank": 0})
+    silver, _ = MemberLevel.objects.get_or_create(name="白银会员", defaults={"rank": 10, "discount": Decimal(discount)})
+    member, _ = User.objects.get_or_create(email="member@bench.local", defaults={"level": silver})
+    member.set_password("bench-member-1234")
+    member.save()
+    session = SessionStore()
+    session[SESSION_KEY] = str(member.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = member.get_session_auth_hash()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
 def seed_catalog(rng: random.Random) -> tuple[list[str], list[int]]:
     """The catalogue of the page benchmarks: 10,000 approved on-shelf products in 20 two-level categories
     (1-3 SKUs each) and 100,000 free, pre-encrypted codes, in bulk; returns top slugs and product ids."""
@@ -431,10 +454,11 @@ WRK_SCRIPT = """
 local paths = {%(paths)s}
 local counter = 0
 local mean_ms = %(mean_ms)s
+local headers = {%(headers)s}
 
 request = function()
   counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
+  return wrk.format("GET", paths[(counter %% #paths) + 1], headers)
 end
 
 -- An open model when a rate is asked for: each connection waits an exponential time between requests,
@@ -485,16 +509,22 @@ def behind_nginx(web_port: int, notify_port: int | None = None) -> Iterator[int]
         nginx.stop()
 
 
-def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: float = 0) -> dict:
+def wrk(port: int, paths: list[str], *, connections: int, seconds: float, rate: float = 0, cookie: str = "") -> dict:
     """GET `paths` (percent-encoded) in turn from `connections` keep-alive connections for `seconds`.
 
     Returns p50/p95/p99 latency, requests per second, requests and errors (non-2xx/3xx included).
 
     With `rate` (requests per second over all connections) each connection spaces its requests out at
-    random, an open-model load; without, every connection sends its next request at once.
+    random, an open-model load; without, every connection sends its next request at once. With
+    `cookie` every request carries it (a signed-in member's session).
     """
     mean_ms = connections * 1000 / rate if rate else 0
-    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(path) for path in paths), "mean_ms": f"{mean_ms:.3f}"}
+    headers = f'["Cookie"] = {json.dumps(cookie)}' if cookie else ""
+    script = WRK_SCRIPT % {
+        "paths": ", ".join(json.dumps(path) for path in paths),
+        "mean_ms": f"{mean_ms:.3f}",
+        "headers": headers,
+    }
     OUT.mkdir(exist_ok=True)
     script_file = OUT / f"wrk-{os.getpid()}.lua"
     script_file.write_text(script)

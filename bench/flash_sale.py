@@ -6,9 +6,11 @@ delivers. One product, one SKU, exactly 100 codes. Each buyer (a thread with its
 connection) arrives at its moment within the first second: GET the product page (CSRF cookie and form
 token), POST /orders/new/ (302 to the cashier = an order; 409 = sold out). For every order the
 bench then plays the gateway: it POSTs a notification signed with the sandbox key, and the buyer
-polls the order's status, as the order page does, until the codes are there. Afterwards the database
-is checked: no code sold twice, no more than 100 sold, every paid order delivered. Prints one JSON
-line: orders per minute while stock lasted, checkout latency, payment-to-codes latency.
+polls the order's status, as the order page does, until the codes are there. Every buyer also types
+the coupon code FLASH5 (¥5 off, 40 uses): those who come too late for it are told it is used up and
+check out again without it. Afterwards the database is checked: no code sold twice, no more than 100
+sold, every paid order delivered, no coupon use beyond its limit. Prints one JSON line: orders per
+minute while stock lasted, checkout latency, payment-to-codes latency.
 
     .venv/bin/python bench/flash_sale.py   # BENCH_DATABASE_URL, BENCH_REDIS_URL optional
 """
@@ -20,6 +22,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from types import SimpleNamespace
 
 from common import (
@@ -43,6 +46,7 @@ BUYERS = 1000
 ARRIVAL_SECONDS = 1.0
 CODES = 100
 PRICE = "30.00"
+COUPON_CODE, COUPON_USES, COUPON_OFF = "FLASH5", int(os.environ.get("BENCH_COUPON_USES", 40)), "5.00"
 TIME_CAP = 120  # seconds for the whole sale; buyers still waiting then count as errors
 REQUEST_TIMEOUT = 100
 POLL_SECONDS = 1.0  # as the payment and order pages poll (static/js/site.js)
@@ -50,6 +54,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 NOTIFY_WORKERS, NOTIFY_THREADS = 1, 4
 # Checkout sends the shopper to our payment page, named by the trade number.
 PAYMENT_PAGE = re.compile(r"/payments/pay/([^/]+)/$")
+COUPON_USED_UP = "优惠券已被领完"
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Outcome:
     checkout_ms: float | None = None
     ordered_at: float | None = None  # when the checkout answered with an order
     notify_ms: float | None = None
+    with_coupon: bool = False
     paid_to_codes_ms: float | None = None  # from the gateway's notification to the shopper seeing the codes
     trade_no: str = ""
 
@@ -68,6 +74,7 @@ def seed():
     from catalog.models import Category, Product, Sku
     from catalog.services import import_codes
     from kamen.money import cny
+    from orders.models import Coupon
 
     category = Category.objects.create(name="秒杀", slug="flash")
     product = Product.objects.create(
@@ -75,11 +82,20 @@ def seed():
     )
     sku = Sku.objects.create(product=product, name="100元面值", price=cny(PRICE))
     import_codes(sku, "\n".join(f"FLASH-{n:04d}-{n * 7919 % 10007:05d}" for n in range(CODES)))
+    Coupon.objects.create(
+        name="秒杀立减5元",
+        code=COUPON_CODE,
+        kind=Coupon.Kind.NO_THRESHOLD,
+        amount_off=cny(COUPON_OFF),
+        total_uses=COUPON_USES,
+        uses_per_member=None,  # guests may use it
+    )
     return sku
 
 
 def buy(port: int, sku, n: int, arrives_at: float, outcome: Outcome) -> None:
     """One shopper's checkout, the gateway's notification for the order it got, then the wait for codes."""
+    from kamen.money import cny
     from payments.providers.sandbox import build_notification
 
     shopper = Browser(port, timeout=REQUEST_TIMEOUT)
@@ -96,8 +112,16 @@ def buy(port: int, sku, n: int, arrives_at: float, outcome: Outcome) -> None:
         "contact_email": f"buyer{n}@example.com",
         "lookup_password": f"lookup-{n}",
         "payment_method": "sandbox",
+        "coupon_code": COUPON_CODE,
     }
     checkout = shopper.post("/orders/new/", form)
+    outcome.with_coupon = checkout.status == 302
+    if checkout.status == 400 and COUPON_USED_UP in checkout.body:
+        # Too late for the coupon: the shopper checks out again without it, with the form's new token.
+        form.update(coupon_code="", csrfmiddlewaretoken=form_token(checkout.body) or token)
+        again = shopper.post("/orders/new/", form)
+        again.ms += checkout.ms
+        checkout = again
     outcome.checkout_ms = checkout.ms
     cashier = PAYMENT_PAGE.search(checkout.location) if checkout.status == 302 else None
     if checkout.status == 409:
@@ -109,7 +133,8 @@ def buy(port: int, sku, n: int, arrives_at: float, outcome: Outcome) -> None:
     outcome.ordered_at = time.perf_counter()
     outcome.trade_no = cashier.group(1)
     # The gateway knows the trade number and amount it was asked to collect; it signs with its key.
-    payment = SimpleNamespace(pk=n, trade_no=outcome.trade_no, amount=sku.price)
+    amount = cny(sku.price.amount - Decimal(COUPON_OFF)) if outcome.with_coupon else sku.price
+    payment = SimpleNamespace(pk=n, trade_no=outcome.trade_no, amount=amount)
     gateway = Browser(port, timeout=REQUEST_TIMEOUT)  # the gateway's server: its own connection, no cookies
     paid_at = time.perf_counter()
     notify = gateway.post("/payments/sandbox/notify/", build_notification(payment))
@@ -175,11 +200,13 @@ def audit(sku) -> dict:
     from django.db.models import Count, Q, Sum
 
     from catalog.models import CardCode
-    from orders.models import Order
+    from orders.models import Coupon, CouponUse, Order
 
     delivered = Order.objects.filter(sku=sku, status=Order.Status.DELIVERED)
     delivered = delivered.annotate(sold=Count("codes", filter=Q(codes__status=CardCode.Status.SOLD)))
     sold = CardCode.objects.filter(sku=sku, status=CardCode.Status.SOLD)
+    coupon = Coupon.objects.get(code=COUPON_CODE)
+    coupon_uses = CouponUse.objects.filter(coupon=coupon, state__in=CouponUse.ACTIVE).count()
     delivered_quantity = delivered.aggregate(n=Sum("quantity"))["n"] or 0
     delivery = latency_figures(
         [(o.delivered_at - o.paid_at).total_seconds() * 1000 for o in delivered.only("paid_at", "delivered_at")]
@@ -194,6 +221,9 @@ def audit(sku) -> dict:
         # A code has one order column, so a code sold twice leaves a delivered order short of its codes.
         "codes_sold_twice": sum(max(0, order.quantity - order.sold) for order in delivered),
         "oversold": sold.count() > CODES or delivered_quantity > CODES,
+        "coupon_uses": coupon_uses,
+        "coupon_limit": COUPON_USES,
+        "coupon_uses_beyond_limit": max(0, coupon_uses - COUPON_USES, coupon.used_count - COUPON_USES),
         # In the database: from the payment's confirmation to the codes on the order (the worker's part).
         "confirmed_to_delivered_p50_ms": delivery["p50_ms"],
         "confirmed_to_delivered_p99_ms": delivery["p99_ms"],
