@@ -21,13 +21,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kamen.tasks import enqueue
 
+from . import sending
 from .models import AlertChannel, StaffAlert
 
 WEBHOOK_TIMEOUT = (3.05, 5)  # seconds to connect, to read
@@ -82,12 +82,7 @@ def enqueue_alert(alert_id: int) -> None:
 
 def send_alert(alert_id: int) -> bool:
     """Send one alert, once: claim it, send, record. False when it is sent or someone else is sending."""
-    now = timezone.now()
-    stale = now - settings.MAIL_CLAIM_STALE_AFTER
-    claimable = StaffAlert.objects.filter(pk=alert_id, sent_at__isnull=True).filter(
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale)
-    )
-    if not claimable.update(claimed_at=now):
+    if not sending.claim(StaffAlert.objects.filter(pk=alert_id, sent_at__isnull=True), claimed_field="claimed_at"):
         return False
     alert = StaffAlert.objects.select_related("channel").get(pk=alert_id)
     try:
@@ -141,16 +136,7 @@ def _dingtalk_signature(secret: str) -> str:
 
 def sweep_unsent_alerts(*, limit: int = 200) -> list[int]:
     """Enqueue alerts still unsent a while after they were written (their task was lost or gave up)."""
-    now = timezone.now()
-    owed = list(
-        StaffAlert.objects.filter(
-            sent_at__isnull=True,
-            created_at__lte=now - settings.MAIL_SWEEP_AFTER,
-            created_at__gte=now - settings.MAIL_SWEEP_WITHIN,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    owed = sending.owed(StaffAlert.objects.filter(sent_at__isnull=True), limit=limit)
     for alert_id in owed:
         enqueue_alert(alert_id)
     return owed

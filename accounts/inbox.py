@@ -10,18 +10,23 @@ e-mailed; messages about money and goods always are.
 """
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import escape
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kamen.tasks import enqueue
 
+from . import sending
 from .models import Announcement, Message, User
 
 K = Message.Kind
+# A cached unread count is dropped whenever it changes; the lifetime only bounds forgotten keys.
+UNREAD_SECONDS = 3600
 # What each kind says, rendered once in the shop's language with the event's details.
 TEXTS = {
     K.PAID: (_("Order %(number)s is paid"), _("We received %(amount)s for %(product)s; delivery is under way.")),
@@ -59,6 +64,8 @@ def notify(user: User | None, *, email: str, kind: str, key: str, link: str = ""
         email=email,
         defaults={"user": user, "kind": kind, "link": link, "email_wanted": wanted, **defaults},
     )
+    if created and user is not None:
+        _unread_changed(user.pk)
     if created and wanted:
         transaction.on_commit(lambda: enqueue_message_email(message.pk))
     return message
@@ -70,19 +77,10 @@ def enqueue_message_email(message_id: int) -> None:
     enqueue(send_message_email_task, message_id)
 
 
-def claim_email(message_id: int, *, now=None) -> Message | None:
-    """Take the right to e-mail a message; None if it is sent, unwanted, or being sent by another task.
-
-    A claim older than MAIL_CLAIM_STALE_AFTER belongs to a worker that died mid-send and may be taken.
-    """
-    now = now or timezone.now()
-    stale = now - settings.MAIL_CLAIM_STALE_AFTER
-    # One UPDATE whose own conditions PostgreSQL checks again on the row it waited for: of two tasks
-    # claiming at once, the second finds the claim taken and updates nothing.
-    claimable = Message.objects.filter(pk=message_id, email_wanted=True, emailed_at__isnull=True).filter(
-        Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=stale)
-    )
-    if not claimable.update(email_claimed_at=now):
+def claim_email(message_id: int) -> Message | None:
+    """Take the right to e-mail a message; None if it is sent, unwanted, or being sent by another task."""
+    unsent = Message.objects.filter(pk=message_id, email_wanted=True, emailed_at__isnull=True)
+    if not sending.claim(unsent, claimed_field="email_claimed_at"):
         return None
     return Message.objects.get(pk=message_id)
 
@@ -102,19 +100,9 @@ def record_email(message_id: int, *, sent: bool) -> None:
         Message.objects.filter(pk=message_id).update(email_claimed_at=None)
 
 
-def sweep_unsent_emails(*, now=None, limit: int = 500) -> list[int]:
+def sweep_unsent_emails(*, limit: int = 500) -> list[int]:
     """Enqueue the e-mail of messages still owed one a while after they were written."""
-    now = now or timezone.now()
-    owed = list(
-        Message.objects.filter(
-            email_wanted=True,
-            emailed_at__isnull=True,
-            created_at__lte=now - settings.MAIL_SWEEP_AFTER,
-            created_at__gte=now - settings.MAIL_SWEEP_WITHIN,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    owed = sending.owed(Message.objects.filter(email_wanted=True, emailed_at__isnull=True), limit=limit)
     for message_id in owed:
         enqueue_message_email(message_id)
     return owed
@@ -124,7 +112,35 @@ def sweep_unsent_emails(*, now=None, limit: int = 500) -> list[int]:
 
 
 def unread_count(user: User) -> int:
-    return Message.objects.filter(user=user, read_at__isnull=True).count()
+    """How many of the member's messages are unread; kept in the shared cache until one comes or is read."""
+    key = _unread_key(user.pk)
+    count = cache.get(key)
+    if count is None:
+        count = Message.objects.filter(user=user, read_at__isnull=True).count()
+        cache.set(key, count, UNREAD_SECONDS)
+    return count
+
+
+def _unread_key(user_id: int) -> str:
+    return f"inbox:unread:{user_id}"
+
+
+def _unread_changed(user_id: int) -> None:
+    # Now, for what this transaction reads next, and after commit, so that a reader in between never
+    # leaves the count from before the change cached.
+    cache.delete(_unread_key(user_id))
+    transaction.on_commit(lambda: cache.delete(_unread_key(user_id)))
+
+
+def unread_slot(request) -> str:
+    """The unread badge of a signed-in member, for their copy of a page cached for their level."""
+    context = {"unread_messages": unread_count(request.user)}
+    return render_to_string("accounts/_unread_badge.html", context)
+
+
+def email_slot(request) -> str:
+    """The member's address in the header of a page cached for their level."""
+    return escape(request.user.email)
 
 
 def current_announcements(*, now=None) -> list[Announcement]:
@@ -138,4 +154,7 @@ def mark_read(user: User, *, message_id: int | None = None) -> int:
     unread = Message.objects.filter(user=user, read_at__isnull=True)
     if message_id is not None:
         unread = unread.filter(pk=message_id)
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    if marked:
+        _unread_changed(user.pk)
+    return marked

@@ -34,7 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context = {"shelves": mark_safe(html), "announcements": inbox.current_announcements()}  # noqa: S308 - ours
         return render(request, "catalog/home.html", context)
 
-    return page_cache.serve(request, ("home", generation()), page, fill=live_stock.fill)
+    return page_cache.serve(request, ("home", generation()), page, fill=live_stock.fill, members=True)
 
 
 def _results(request: HttpRequest, products: Callable[[], QuerySet], *, scope: str, query: str = "") -> dict:
@@ -64,7 +64,9 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         context = _results(request, lambda: selectors.listing(category=current), scope=f"c{current.pk}")
         return render(request, "catalog/listing.html", {**context, "category": current})
 
-    return page_cache.serve(request, ("c", generation()), page, query_names=("page",), fill=live_stock.fill)
+    return page_cache.serve(
+        request, ("c", generation()), page, query_names=("page",), fill=live_stock.fill, members=True
+    )
 
 
 def search(request: HttpRequest) -> HttpResponse:
@@ -75,4 +77,6 @@ def search(request: HttpRequest) -> HttpResponse:
         context = _results(request, lambda: selectors.listing(query=query), scope=scope, query=query)
         return render(request, "catalog/listing.html", {**context, "query": query})
 
-    return page_cache.serve(request, ("q", generation()), page, query_names=("q", "page"), fill=live_stock.fill)
+    return page_cache.serve(
+        request, ("q", generation()), page, query_names=("q", "page"), fill=live_stock.fill, members=True
+    )

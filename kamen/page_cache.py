@@ -1,25 +1,32 @@
-"""Whole pages for visitors who are not signed in, cached with what differs per visitor punched out.
+"""Whole pages, cached with what differs per visitor punched out.
 
-Most catalog traffic is anonymous and sees the same page, and the header, navigation, grid and footer
-cost more to render than the rows behind them. A page is stored with its CSRF token replaced by a
-placeholder; each visitor gets a token of their own put back (and the CSRF cookie set) as it is served.
+Most catalog traffic sees the same page, and the header, navigation, grid and footer cost more to
+render than the rows behind them. A page is stored with its CSRF token replaced by a placeholder; each
+visitor gets a token of their own put back (and the CSRF cookie set) as it is served. Pages a view
+offers to signed-in members too (`members=True`) are shared by the members of one level — what they
+pay — and are stored with their personal parts (the member's address, their unread messages: regions
+a template marks `<!--personal:NAME-->…<!--/personal:NAME-->`) punched out; each member gets their
+own put back by the functions settings.PAGE_CACHE_PERSONAL names.
 
-A page is cached only for a GET or HEAD by a visitor who is not signed in and has no messages waiting,
-whose query names are all ones the view reads, while the shared cache is reachable, and only if the
-view answered 200. The key holds the language and the full address (the page links back to itself to
-switch language and to sign in); the caller adds what the content depends on (a catalog generation,
-a stock version).
+A page is cached only for a GET or HEAD by a visitor with no messages waiting, whose query names are
+all ones the view reads, while the shared cache is reachable, and only if the view answered 200. The
+key holds the language, the full address (the page links back to itself to switch language and to
+sign in) and who the page is for (a visitor, or a member's level and whether they are staff); the
+caller adds what the content depends on (a catalog generation, a stock version).
 """
 
 import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
+from functools import cache as memoize
 
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 
 from .cache import LocalCopies, shared_cache_available
@@ -38,19 +45,44 @@ CSRF_PLACEHOLDER = "kamen-csrf-placeholder"
 CSRF_FIELD = re.compile(r'(<input type="hidden" name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(">)')
 
 
-def cacheable(request: HttpRequest, query_names: Iterable[str] = (), *, methods=("GET", "HEAD")) -> bool:
+# A personal region of a page, as a template marks it, and the placeholder it is stored as.
+PERSONAL = re.compile(r"<!--personal:(\w+)-->.*?<!--/personal:\1-->", re.S)
+PERSONAL_SLOT = re.compile(r"<!--personal:(\w+)/-->")
+
+
+def cacheable(
+    request: HttpRequest, query_names: Iterable[str] = (), *, methods=("GET", "HEAD"), members: bool = False
+) -> bool:
     return (
         request.method in methods
-        and not request.user.is_authenticated
+        and (members or not request.user.is_authenticated)
         and set(request.GET) <= set(query_names)
         and not len(get_messages(request))
         and shared_cache_available()
     )
 
 
+def viewer(request: HttpRequest) -> str:
+    """Who a page is for, as far as it differs: a visitor, or a member of a level (staff see more)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return "visitor"
+    return f"member-{user.level_id or 0}{'-staff' if user.is_staff else ''}"
+
+
 def page_key(request: HttpRequest, parts: Iterable[object]) -> str:
     address = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:24]
-    return ":".join(["page", get_language() or "", *map(str, parts), address])
+    return ":".join(["page", get_language() or "", viewer(request), *map(str, parts), address])
+
+
+@memoize
+def personal_fillers() -> dict[str, Callable[[HttpRequest], str]]:
+    return {name: import_string(path) for name, path in settings.PAGE_CACHE_PERSONAL.items()}
+
+
+def _personalised(html: str, request: HttpRequest) -> str:
+    fillers = personal_fillers()
+    return PERSONAL_SLOT.sub(lambda slot: fillers[slot[1]](request) if slot[1] in fillers else "", html)
 
 
 def serve(
@@ -61,15 +93,17 @@ def serve(
     query_names: Iterable[str] = (),
     fill: Callable[[str], str] | None = None,
     status: int = 200,
+    members: bool = False,
 ) -> HttpResponse:
     """The page `render` makes, from the cache when it may be; `fill` completes it as it is served
     (cached or not), e.g. with live stock counts.
 
     With a `status` other than 200 the page is a refusal that is the same for everyone (a sold-out
     answer to a checkout): it may answer a POST, and is cached when `render` answered that status.
+    With `members` signed-in members get it from the cache too, the copy of their level.
     """
     methods = ("GET", "HEAD") if status == 200 else ("POST",)
-    if not cacheable(request, query_names, methods=methods):
+    if not cacheable(request, query_names, methods=methods, members=members):
         return _filled(render(), fill, status)
     key = page_key(request, parts)
     stored = _pages.get(key)
@@ -85,10 +119,13 @@ def serve(
             if response.status_code != status or response.cookies:  # a cookie: an answer for one visitor
                 return _filled(response, fill, status)
             html = CSRF_FIELD.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", response.content.decode())
+            html = PERSONAL.sub(r"<!--personal:\1/-->", html)
             stored = (html, response["Content-Type"])
             _pages.set(key, stored, PAGE_SECONDS)
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    if request.user.is_authenticated:
+        html = _personalised(html, request)
     return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
 
 

@@ -201,6 +201,9 @@ def redis_cache(url: str) -> dict:
 
 if REDIS_URL:
     CACHES = redis_cache(REDIS_URL)
+    # Sessions are read from Redis and written through to the database, which stays the truth: a
+    # signed-in page costs no session query, and with Redis down sessions come from the database.
+    SESSION_ENGINE = "kamen.sessions"
 else:
     # The embedded run is one process, so a process-local cache is the shared cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -492,6 +495,8 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+# The personal parts of pages cached for members of a level, filled in for each member as served.
+PAGE_CACHE_PERSONAL = {"email": "accounts.inbox.email_slot", "unread": "accounts.inbox.unread_slot"}
 RATELIMIT_VIEW = "kamen.views.rate_limited"
 CSRF_FAILURE_VIEW = "kamen.views.csrf_failure"
 # Rate limits (order lookup here, login and sign-up in allauth) count in the cache. While Redis is

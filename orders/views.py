@@ -40,15 +40,16 @@ def _user(request: HttpRequest):
 
 
 def product(request: HttpRequest, pk: int) -> HttpResponse:
-    """The product page: specs with their stock, and the checkout form; cached for visitors not signed
-    in until the catalog changes or one of its specs sells out or comes back, with live counts."""
+    """The product page: specs with their stock, and the checkout form; cached for visitors and for the
+    members of each level until the catalog changes or one of its specs sells out or comes back, with
+    live counts."""
     generation, stock = catalog_cache.product_stock(pk, catalog_selectors.sku_stock)
     parts = ("p", pk, generation, live_stock.shape(stock))
 
     def page() -> HttpResponse:
         return render_product(request, catalog_selectors.get_visible_product(pk), stock=stock, slots=True)
 
-    return page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock))
+    return page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock), members=True)
 
 
 def render_product(
