@@ -25,7 +25,7 @@ from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
 
-from . import crypto, services
+from . import crypto, pricing, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
 from .models import BuyerField, CardCode, CardCodeReveal, Category, LevelPrice, Product, Sku, WholesaleTier
@@ -312,6 +312,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
         "delivery_kind",
         "is_active",
         "sort_order",
+        "cost",
         "low_stock_at",
         "available",
         "reserved",
@@ -331,6 +332,18 @@ class SkuAdmin(ShownOnListPagesAdmin):
                 sold_count=code_count(CardCode.Status.SOLD),
             )
         )
+
+    def save_related(self, request, form, formsets, change):
+        """Saved with its tiers and level prices: warn (not refuse) of any price below the known cost."""
+        super().save_related(request, form, formsets, change)
+        below = pricing.prices_below_cost(form.instance)
+        if below:
+            prices = "、".join(f"{who} {yuan(price)}" for who, price in below)
+            warning = _("Below the known cost of %(cost)s: %(prices)s.") % {
+                "cost": yuan(form.instance.cost),
+                "prices": prices,
+            }
+            self.message_user(request, warning, messages.WARNING)
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)

@@ -141,6 +141,15 @@ class Sku(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.IntegerField(_("sort order"), default=0)
+    cost = MoneyField(
+        _("known cost"),
+        max_digits=12,
+        decimal_places=2,
+        default_currency="CNY",
+        null=True,
+        blank=True,
+        help_text=_("What one piece costs the shop (成本价); staff are warned when a price is set below it."),
+    )
     low_stock_at = models.PositiveIntegerField(
         _("low-stock alert at"),
         null=True,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Protocol
 
+from django.utils.translation import gettext
 from djmoney.money import Money
 
 from accounts.models import MemberLevel
@@ -176,3 +177,21 @@ def _with_coupon(priced: Quote, coupon: CouponTerms) -> Quote:
     if off is None:
         return replace(priced, coupon_refusal=BELOW_MINIMUM)
     return replace(priced, coupon=coupon, coupon_discount=off, total=cny(priced.total.amount - off.amount))
+
+
+def prices_below_cost(sku: Sku) -> list[tuple[str, Money]]:
+    """Every price of `sku` that is below its known cost — retail, each wholesale tier, each member
+    level's — as (whose price, the price), for staff to be warned of; none when the cost is unknown."""
+    if sku.cost is None:
+        return []
+    cost = cny(sku.cost.amount)
+    retail = cny(sku.price.amount)
+    below = [(gettext("Retail price"), retail)] if retail < cost else []
+    for tier in sku.tiers.all():
+        if tier.unit_price < cost:
+            below.append((gettext("Wholesale from %(n)s") % {"n": tier.min_quantity}, cny(tier.unit_price.amount)))
+    for level in MemberLevel.objects.order_by("rank"):
+        unit, _fixed = level_price(sku, level)
+        if unit is not None and unit < cost:
+            below.append((str(level), unit))
+    return below

@@ -10,6 +10,7 @@ from django.urls import reverse
 from djmoney.money import Money
 from hypothesis import strategies as st
 
+from accounts.models import MemberLevel
 from catalog import pricing
 from catalog.models import WholesaleTier
 from kamen.testing import factories
@@ -106,3 +107,18 @@ def test_staff_cannot_set_a_wholesale_price_that_rises_with_the_quantity_or_reac
     assert post((5, "9.50"), (10, "9.00")).status_code == 302
     assert list(sku.tiers.values_list("min_quantity", flat=True)) == [5, 10]
     assert "满5件 ¥9.50/件" in visitor.get(sku.product.get_absolute_url()).content.decode()  # shown at once
+
+
+def test_staff_are_warned_but_not_stopped_when_a_price_is_below_the_known_cost(client, staff, sku):
+    MemberLevel.objects.create(name="普通会员", rank=0)
+    MemberLevel.objects.create(name="黄金会员", rank=20, discount=Decimal("0.88"))
+    client.force_login(staff)
+    url = reverse("admin:catalog_sku_change", args=[sku.pk])
+
+    below = client.post(url, sku_admin_form(sku, cost="9.20", tiers=((5, "9.50"), (10, "9.00"))), follow=True)
+    above = client.post(url, sku_admin_form(sku, cost="8.00"), follow=True)  # the tiers stay as saved
+
+    warning = "低于已知成本 ¥9.20：满10件 ¥9.00、黄金会员 ¥8.80。"
+    assert warning in below.content.decode()
+    assert WholesaleTier.objects.filter(sku=sku).count() == 2 and sku.__class__.objects.get(pk=sku.pk).cost is not None
+    assert "低于已知成本" not in above.content.decode()

@@ -23,9 +23,9 @@ def guest_checkout(client, sku, **fields):
     return client.post(reverse("orders:place"), data)
 
 
-def sku_admin_form(sku, *, price: str | None = None, tiers=()) -> dict:
-    """What the admin's SKU change form posts for `sku`: its fields, `price` if given, and the inlines'
-    management forms, with `tiers` as (from quantity, unit price) rows of its wholesale prices."""
+def sku_admin_form(sku, *, price: str | None = None, cost: str = "", tiers=()) -> dict:
+    """What the admin's SKU change form posts for `sku`: its fields, `price` and `cost` if given, and the
+    inlines' management forms, with `tiers` as (from quantity, unit price) rows of its wholesale prices."""
     data = {
         "product": sku.product_id,
         "name": sku.name,
@@ -34,6 +34,8 @@ def sku_admin_form(sku, *, price: str | None = None, tiers=()) -> dict:
         "delivery_kind": sku.delivery_kind,
         "is_active": "on" if sku.is_active else "",
         "sort_order": sku.sort_order,
+        "cost_0": cost,
+        "cost_1": "CNY",
         "tiers-TOTAL_FORMS": len(tiers),
         "tiers-INITIAL_FORMS": 0,
         "level_prices-TOTAL_FORMS": 0,
