@@ -201,9 +201,6 @@ def redis_cache(url: str) -> dict:
 
 if REDIS_URL:
     CACHES = redis_cache(REDIS_URL)
-    # Sessions are read from Redis and written through to the database, which stays the truth: a
-    # signed-in page costs no session query, and with Redis down sessions come from the database.
-    SESSION_ENGINE = "kamen.sessions"
 else:
     # The embedded run is one process, so a process-local cache is the shared cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
