@@ -34,22 +34,6 @@ from .models import (
 )
 from .services import coupons
 
-
-def coupon_terms(coupon: Coupon) -> str:
-    """The coupon's offer as staff and shoppers say it: 满100减10, 9折 最高¥20, 无门槛 ¥5."""
-    if coupon.kind == Coupon.Kind.PERCENT_OFF:
-        text = _("%(percent)s%% off") % {"percent": coupon.percent_off or 0}
-        if coupon.max_discount is not None:
-            text += " " + _("up to %(cap)s") % {"cap": yuan(coupon.max_discount)}
-    elif coupon.kind == Coupon.Kind.NO_THRESHOLD:
-        return _("%(amount)s off, no minimum") % {"amount": yuan(coupon.amount_off)}
-    else:
-        text = _("%(amount)s off") % {"amount": yuan(coupon.amount_off)}
-    if coupon.min_spend and coupon.min_spend.amount > 0:
-        text = _("From %(minimum)s: %(offer)s") % {"minimum": yuan(coupon.min_spend), "offer": text}
-    return text
-
-
 PREFIX_PATTERN = re.compile(r"[A-Z0-9-]*")
 
 
@@ -119,7 +103,7 @@ class CouponAdmin(ShopAdmin):
 
     @admin.display(description=gettext_lazy("offer"))
     def terms(self, coupon: Coupon) -> str:
-        return coupon_terms(coupon)
+        return coupon.terms
 
     @admin.display(description=gettext_lazy("uses taken"), ordering="used_count")
     def uses(self, coupon: Coupon) -> str:
@@ -202,7 +186,7 @@ class CouponAdmin(ShopAdmin):
             "title": title % {"coupon": coupon},
             "opts": self.opts,
             "original": coupon,
-            "offer": coupon_terms(coupon),
+            "offer": coupon.terms,
             "form": form,
             "button": button,
         }

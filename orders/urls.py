@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import level_views, points_views, views
+from . import coupon_views, level_views, points_views, views
 
 app_name = "orders"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("orders/lookup/", views.lookup, name="lookup"),
     path("orders/mine/", views.mine, name="mine"),
     path("levels/", level_views.levels, name="levels"),
+    path("coupons/", coupon_views.my_coupons, name="coupons"),
     path("points/", points_views.points_page, name="points"),
     path("points/check-in/", points_views.check_in, name="check_in"),
     path("points/rewards/<int:pk>/redeem/", points_views.redeem, name="redeem"),

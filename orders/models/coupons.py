@@ -8,10 +8,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
 from catalog import pricing
+from kamen.templatetags.money import yuan
 
 # What a code may hold once normalised: ASCII letters, digits and dashes, so shoppers can type it.
 CODE_PATTERN = re.compile(r"[A-Z0-9-]{3,32}")
@@ -145,6 +147,21 @@ class Coupon(models.Model):
             errors["valid_until"] = _("The end must come after the start.")
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def terms(self) -> str:
+        """The offer as staff and shoppers say it: 满¥100.00 减¥10.00, 15% 折扣 最高减¥20.00, 无门槛减¥5.00."""
+        if self.kind == self.Kind.PERCENT_OFF:
+            text = gettext("%(percent)s%% off") % {"percent": self.percent_off or 0}
+            if self.max_discount is not None:
+                text += " " + gettext("up to %(cap)s") % {"cap": yuan(self.max_discount)}
+        elif self.kind == self.Kind.NO_THRESHOLD:
+            return gettext("%(amount)s off, no minimum") % {"amount": yuan(self.amount_off)}
+        else:
+            text = gettext("%(amount)s off") % {"amount": yuan(self.amount_off)}
+        if self.min_spend and self.min_spend.amount > 0:
+            text = gettext("From %(minimum)s: %(offer)s") % {"minimum": yuan(self.min_spend), "offer": text}
+        return text
 
     @property
     def members_only(self) -> bool:

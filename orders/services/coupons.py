@@ -287,7 +287,7 @@ def grant_coupon(
             email=user.email,
             kind=Message.Kind.COUPON,
             key=f"coupon-grant:{grant.pk}",
-            link=reverse("accounts:messages"),
+            link=reverse("orders:coupons"),
             coupon=coupon.name,
         )
     return grant, created

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -157,3 +158,20 @@ def test_coupon_tools_need_their_permissions(client, welcome):
 
     for name in ("generate", "export", "grant"):
         assert client.get(reverse(f"admin:orders_coupon_{name}", args=[welcome.pk])).status_code == 403
+
+
+def test_my_coupons_lists_what_is_ready_and_what_was_used(client, sku, shopper):
+    ready = factories.CouponFactory(name="满20减5")
+    spent = factories.CouponFactory(name="无门槛2元", kind=Coupon.Kind.NO_THRESHOLD, amount_off="2.00", min_spend=0)
+    coupon_services.grant_coupon(ready, shopper, reason=CouponGrant.Reason.STAFF, reference="a")
+    grant, _ = coupon_services.grant_coupon(spent, shopper, reason=CouponGrant.Reason.STAFF, reference="b")
+    factories.place_order(sku, quantity=1, user=shopper, grant=grant)
+    client.force_login(shopper)
+
+    page = client.get(reverse("orders:coupons")).content.decode()
+
+    ready_part, _, used_part = page.partition("已使用或失效")
+    assert "满20减5" in ready_part and "满 ¥20.00 减 ¥5.00" in ready_part
+    assert "无门槛2元" in used_part and "无门槛减 ¥2.00" in used_part and "已使用" in used_part
+    assert client.get(reverse("orders:coupons")).status_code == 200
+    assert Client().get(reverse("orders:coupons")).status_code == 302  # members only
