@@ -247,7 +247,13 @@ def _discover(walk: Walk, all_routes: list[Route]):
 PARTS = {
     "shop": lambda route: not route.route.startswith("admin/"),
     "admin-orders-payments": lambda route: route.route.startswith(("admin/orders/", "admin/payments/")),
-    "admin-catalog": lambda route: route.route.startswith("admin/catalog/"),
+    "admin-catalog-products": lambda route: route.route.startswith(
+        ("admin/catalog/category/", "admin/catalog/product/")
+    ),
+    "admin-catalog-codes": lambda route: (
+        route.route.startswith("admin/catalog/")
+        and not route.route.startswith(("admin/catalog/category/", "admin/catalog/product/"))
+    ),
     "admin-accounts-and-the-rest": lambda route: (
         route.route.startswith("admin/")
         and not route.route.startswith(("admin/orders/", "admin/payments/", "admin/catalog/"))
@@ -366,7 +372,7 @@ def test_every_url_pattern_survives_bad_input_and_writes_nothing(world, role, pa
     walk = _walk(role, world, part)
 
     print(f"{role} {part}: {walk.requests} requests, {len(walk.failures)} failed")
-    assert walk.requests > 500
+    assert walk.requests > 300  # every part reaches its pages and forms, not only a few
     assert not walk.failures, f"{len(walk.failures)} of {walk.requests} requests failed:\n" + "\n".join(
         walk.failures[:40]
     )
