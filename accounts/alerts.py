@@ -11,23 +11,19 @@ can change what they point at — unless staff allowed it for that channel.
 import base64
 import hashlib
 import hmac
-import ipaddress
-import socket
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
 
+from kamen.outbound import check_public_url
 from kamen.tasks import enqueue
 
-from . import sending
+from . import inbox, sending
 from .models import AlertChannel, StaffAlert
 
 WEBHOOK_TIMEOUT = (3.05, 5)  # seconds to connect, to read
@@ -38,25 +34,6 @@ class AlertNotDelivered(OSError):
 
     An OSError, so the tasks' outage policy retries it with back-off like any network error.
     """
-
-
-def check_webhook_url(url: str, *, allow_private: bool) -> None:
-    """Raise ValidationError unless `url` is http(s) to a host whose every address is public."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(_("Enter an http:// or https:// address."))
-    if allow_private:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (OSError, UnicodeError):
-        raise ValidationError(_("The host of this address cannot be found.")) from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            raise ValidationError(
-                _("This address leads into a private network (%(ip)s); allow private addresses to use it.") % {"ip": ip}
-            )
 
 
 def alert_staff(event: str, *, key: str, text: str) -> list[StaffAlert]:
@@ -99,9 +76,7 @@ def send_alert(alert_id: int) -> bool:
 def deliver(channel: AlertChannel, text: str) -> None:
     """Send `text` to `channel` in its own format; raises on anything but a clear success."""
     if channel.kind == AlertChannel.Kind.EMAIL:
-        with translation.override(settings.LANGUAGE_CODE):
-            subject = gettext("[kamen card shop] %(title)s") % {"title": text.splitlines()[0][:80]}
-        send_mail(subject, text, None, [channel.target])
+        send_mail(inbox.mail_subject(text.splitlines()[0][:80]), text, None, [channel.target])
         return
     if channel.kind == AlertChannel.Kind.TELEGRAM:
         url = f"{settings.TELEGRAM_API_URL}/bot{channel.target}/sendMessage"
@@ -109,7 +84,7 @@ def deliver(channel: AlertChannel, text: str) -> None:
         if answer.get("ok") is not True:
             raise AlertNotDelivered(f"telegram: {answer.get('description', answer)}")
         return
-    check_webhook_url(channel.target, allow_private=channel.allow_private_address)
+    check_public_url(channel.target, allow_private=channel.allow_private_address)
     url = channel.target
     if channel.kind == AlertChannel.Kind.DINGTALK and channel.secret:
         url += ("&" if "?" in url else "?") + _dingtalk_signature(channel.secret)

@@ -85,9 +85,14 @@ def claim_email(message_id: int) -> Message | None:
     return Message.objects.get(pk=message_id)
 
 
-def send_email(message: Message) -> None:
+def mail_subject(title: str) -> str:
+    """The subject of a mail the shop sends people, in the shop's language: 【kamen 卡盟】<title>."""
     with translation.override(settings.LANGUAGE_CODE):
-        subject = gettext("[kamen card shop] %(title)s") % {"title": message.title}
+        return gettext("[kamen card shop] %(title)s") % {"title": title}
+
+
+def send_email(message: Message) -> None:
+    subject = mail_subject(message.title)
     link = f"\n\n{settings.SITE_URL}{message.link}" if message.link else ""
     send_mail(subject, message.body + link, None, [message.email])
 

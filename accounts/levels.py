@@ -48,9 +48,10 @@ def _move(
     actor: User | None = None,
     note: str = "",
 ) -> None:
+    from_level = user.level
     LevelChange.objects.create(
         user=user,
-        from_level=user.level,
+        from_level=from_level,
         to_level=level,
         reason=reason,
         paid_total=user.paid_total,
@@ -60,7 +61,8 @@ def _move(
     )
     user.level = level
     user.save(update_fields=["level"])
-    if level is not None and reason in (LevelChange.Reason.UPGRADE, LevelChange.Reason.BOUGHT):
+    moved = level is not None and level.pk != (from_level.pk if from_level else None)
+    if moved and reason in (LevelChange.Reason.UPGRADE, LevelChange.Reason.BOUGHT):
         _welcome(user, level, reference=reference)
 
 

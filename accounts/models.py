@@ -3,12 +3,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, validate_email
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+
+from kamen.outbound import check_public_url
 
 
 class UserManager(BaseUserManager):
@@ -424,10 +426,6 @@ class AlertChannel(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.validators import validate_email
-
-        from .alerts import check_webhook_url
-
         unknown = set(self.events) - set(self.Event.values) if isinstance(self.events, list) else {"?"}
         if unknown:
             raise ValidationError({"events": _("Choose events from the list.")})
@@ -435,7 +433,7 @@ class AlertChannel(models.Model):
             validate_email(self.target)
         elif self.kind in (self.Kind.WECOM, self.Kind.DINGTALK):
             try:
-                check_webhook_url(self.target, allow_private=self.allow_private_address)
+                check_public_url(self.target, allow_private=self.allow_private_address)
             except ValidationError as error:
                 raise ValidationError({"target": error.messages}) from None
         elif self.kind == self.Kind.TELEGRAM and not self.secret:

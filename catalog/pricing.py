@@ -184,6 +184,7 @@ def prices_below_cost(sku: Sku) -> list[tuple[str, Money]]:
     level's — as (whose price, the price), for staff to be warned of; none when the cost is unknown."""
     if sku.cost is None:
         return []
+    sku = Sku.objects.prefetch_related("tiers", "level_prices").get(pk=sku.pk)  # not a query per level
     cost = cny(sku.cost.amount)
     retail = cny(sku.price.amount)
     below = [(gettext("Retail price"), retail)] if retail < cost else []

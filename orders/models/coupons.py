@@ -168,10 +168,6 @@ class Coupon(models.Model):
         """Whether a guest cannot use it: its limits count per member."""
         return self.uses_per_member is not None or self.first_order_only
 
-    @property
-    def uses_left(self) -> int | None:
-        return None if self.total_uses is None else max(self.total_uses - self.used_count, 0)
-
 
 class CouponCode(models.Model):
     """One single-use code of a coupon, generated in a batch in admin and handed out by staff."""
