@@ -183,6 +183,7 @@ class WalletEntry(models.Model):
         REFUND = "refund", _("Refund")
         TOPUP = "topup", _("Top-up")
         POINTS = "points", _("Points mall")
+        COMMISSION = "commission", _("Commission withdrawal")
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("wallet"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "payments",
+    "distribution",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "distribution.cookies.DeviceCookieMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
@@ -225,7 +227,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Sign-ups bind the inviter whose link the visitor came by (distribution sits above accounts).
+ACCOUNT_ADAPTER = "distribution.adapter.InvitingAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -391,7 +394,8 @@ PAYMENT_PROVIDERS = [
 ]
 # What payments pay for: each purpose says what a confirmed payment or a refund means for it.
 PAYMENT_PURPOSES = [
-    "orders.purposes.OrderPurpose",
+    # An order's payment with the commissions of its buyer's upline (distribution sits above orders).
+    "distribution.purposes.CommissionedOrderPurpose",
     "payments.purposes.TopUpPurpose",
     "orders.purposes.LevelPurchasePurpose",
 ]
@@ -409,6 +413,26 @@ PAYMENT_QUERY_UNTIL_AFTER_EXPIRY = timedelta(minutes=env.int("PAYMENT_QUERY_UNTI
 TOPUP_MINUTES = env.int("TOPUP_MINUTES", default=15)
 TOPUP_MIN = Decimal(env("TOPUP_MIN", default="1.00"))
 TOPUP_MAX = Decimal(env("TOPUP_MAX", default="5000.00"))
+
+# ---------------------------------------------------------------------------------------------------
+# Distribution (分销)
+# ---------------------------------------------------------------------------------------------------
+# Commission rates in per cent for the three levels above a buyer, for goods no staff rule covers.
+# Three is the legal limit (《禁止传销条例》): there is no fourth.
+COMMISSION_RATES = tuple(Decimal(rate) for rate in env.list("COMMISSION_RATES", default=["10", "5", "3"]))
+if len(COMMISSION_RATES) != 3 or not all(0 <= rate <= 100 for rate in COMMISSION_RATES):
+    raise ImproperlyConfigured("COMMISSION_RATES must be three per-cent rates between 0 and 100, e.g. 10,5,3")
+# Commissions become available this long after they are earned, once the order is delivered and not refunded.
+COMMISSION_HOLD = timedelta(days=env.int("COMMISSION_HOLD_DAYS", default=7))
+# 邀请有礼: a no-threshold coupon for the invitee at sign-up, and a reward for the inviter on the invitee's
+# first paid order (0 turns either off).
+INVITEE_COUPON_AMOUNT = Decimal(env("INVITEE_COUPON_AMOUNT", default="5.00"))
+INVITE_REWARD = Decimal(env("INVITE_REWARD", default="2.00"))
+INVITE_COOKIE_DAYS = env.int("INVITE_COOKIE_DAYS", default=30)
+# Withdrawals (提现): the least one may ask for, and the fee kept from each, in per cent.
+WITHDRAWAL_MIN = Decimal(env("WITHDRAWAL_MIN", default="10.00"))
+WITHDRAWAL_FEE_PERCENT = Decimal(env("WITHDRAWAL_FEE_PERCENT", default="0"))
+SETTLE_EVERY = float(env.int("SETTLE_EVERY_SECONDS", default=600))
 
 # ---------------------------------------------------------------------------------------------------
 # Celery
@@ -457,6 +481,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unsent-staff-alerts": {"task": "accounts.tasks.sweep_unsent_staff_alerts_task", "schedule": SWEEP_EVERY},
     "reconcile-payments": {"task": "payments.tasks.reconcile_payments_task", "schedule": RECONCILE_EVERY},
     "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
+    "settle-commissions": {"task": "distribution.tasks.settle_commissions_task", "schedule": SETTLE_EVERY},
+    "sync-withdrawals": {"task": "distribution.tasks.sync_sending_withdrawals_task", "schedule": 300.0},
 }
 # /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer
 # records one every HEALTH_HEARTBEAT_SECONDS, beat whenever it publishes.

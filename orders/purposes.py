@@ -34,6 +34,7 @@ class OrderPurpose(PaymentPurpose):
         mark_paid(order, payment_id=payment.pk)
         if order.user_id is not None:
             levels.record_paid(order.user_id, payment.amount, reference=order.number)
+        self.order_paid(order, payment)
 
     def refund_succeeded(self, refund: Refund) -> None:
         order = lock_order(_order_id(refund.payment))
@@ -46,6 +47,15 @@ class OrderPurpose(PaymentPurpose):
                 share=refund.amount.amount / order.total.amount,
                 refund_reference=refund.refund_no,
             )
+        self.order_refunded(order, refund)
+
+    def order_paid(self, order: Order, payment: Payment) -> None:
+        """For apps above orders (commissions): `order` has just been paid by `payment`, in the
+        confirming transaction, with the order row locked."""
+
+    def order_refunded(self, order: Order, refund: Refund) -> None:
+        """For apps above orders: `refund` of `order` has just moved money back, in the refund's
+        transaction, with the order row locked and its refunded total updated."""
 
     def refund_failed(self, refund: Refund) -> None:
         record_refund_failure(Order.objects.get(pk=_order_id(refund.payment)), refund)

@@ -51,6 +51,9 @@ class Payment(models.Model):
     amount = MoneyField(_("amount"), max_digits=14, decimal_places=2, default_currency="CNY")
     trade_no = models.CharField(_("our trade number"), max_length=40, unique=True, default=new_trade_no)
     gateway_trade_no = models.CharField(_("gateway trade number"), max_length=64, blank=True)
+    # The gateway's id of the account that paid (Alipay buyer_id, WeChat openid): a reseller paying for
+    # their own downline's orders is told apart by it.
+    payer_account = models.CharField(_("payer's gateway account"), max_length=64, blank=True, db_index=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     # What the gateway gave us to draw as a QR code; kept so reopening the page asks the gateway once.
     qr_content = models.CharField(max_length=512, blank=True, editable=False)

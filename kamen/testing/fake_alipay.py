@@ -12,6 +12,9 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import pytest
+from alipay.aop.api.exception.Exception import RequestException
+from alipay.aop.api.util.SignatureUtils import get_sign_content
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -24,6 +27,9 @@ SERVER_URL = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
 PROVIDER_PATH = "payments.providers.alipay.AlipayProvider"
 QR_CODE = "https://qr.alipay.com/bax01"
 GATEWAY_TRADE_NO = "2026010122001400000001"
+TRANSFER = "alipay.fund.trans.uni.transfer"
+TRANSFER_QUERY = "alipay.fund.trans.common.query"
+TRANSFER_ORDER_ID = "20260102110070000006040050105202"
 
 
 def key_pair() -> tuple[rsa.RSAPrivateKey, str, str]:
@@ -125,6 +131,69 @@ def close_answer(payment) -> dict:
     return {"code": "10000", "msg": "Success", "trade_no": GATEWAY_TRADE_NO, "out_trade_no": payment.trade_no}
 
 
+# Payouts (单笔转账到支付宝账户) and the answers every API may give
+
+
+def transfer_answer(out_biz_no: str, status: str = "SUCCESS", **fields) -> dict:
+    """alipay.fund.trans.uni.transfer's answer about `out_biz_no` in `status` (SUCCESS, DEALING, FAIL)."""
+    return {
+        "code": "10000",
+        "msg": "Success",
+        "out_biz_no": out_biz_no,
+        "order_id": TRANSFER_ORDER_ID,
+        "pay_fund_order_id": "20260102110070001506040049801906",
+        "status": status,
+        "trans_date": "2026-01-02 10:00:00",
+        **fields,
+    }
+
+
+def transfer_query_answer(out_biz_no: str, status: str = "SUCCESS", **fields) -> dict:
+    """alipay.fund.trans.common.query's answer about `out_biz_no` in `status` (SUCCESS, DEALING, FAIL, ...)."""
+    answer = {"code": "10000", "msg": "Success", "out_biz_no": out_biz_no, "order_id": TRANSFER_ORDER_ID}
+    if status == "SUCCESS":
+        answer |= {"pay_fund_order_id": "20260102110070001506040049801906", "pay_date": "2026-01-02 10:00:00"}
+    return {**answer, "status": status, **fields}
+
+
+def refusal(sub_code: str, sub_msg: str = "") -> dict:
+    """A business refusal (code 40004) with Alipay's sub_code: PAYEE_NOT_EXIST, ORDER_NOT_EXIST, SYSTEM_ERROR, ..."""
+    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg or sub_code}
+
+
+def system_error() -> dict:
+    """Code 20000: Alipay could not say what happened."""
+    return {
+        "code": "20000",
+        "msg": "Service Currently Unavailable",
+        "sub_code": "isp.unknow-error",
+        "sub_msg": "系统繁忙",
+    }
+
+
+def read_timeout() -> TimeoutError:
+    """What the SDK's do_post raises when Alipay's answer does not come in time: http.client's socket
+    timeout, which the SDK does not wrap (the request may well have arrived)."""
+    return TimeoutError("timed out")
+
+
+def connect_failure() -> RequestException:
+    """What the SDK's do_post raises when it cannot connect (the request never left)."""
+    return RequestException("post connect failed. timed out")
+
+
+def request_signature_valid(call: dict, app_public_pem: str) -> bool:
+    """Whether a recorded call is signed with our app key over everything sent (query string and body)."""
+    params = {**call["query"], **(call["params"] or {})}
+    signature = base64.b64decode(params.pop("sign"))
+    key = serialization.load_pem_public_key(app_public_pem.encode())
+    try:
+        key.verify(signature, get_sign_content(params).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
 # Fixtures
 
 
@@ -160,18 +229,29 @@ def alipay_gateway(monkeypatch, alipay_platform_keys):
 
     `answer(response)` answers every method alike; `methods={"alipay.trade.refund": {...}}` answers
     per method; an answer may be a callable taking the request's biz_content (a dict), for answers
-    that name what the request named; `error` is raised as the SDK raises a network failure. `answer.calls` records each
-    call as {"url", "query", "params", "method"}.
+    that name what the request named; `error` is raised as the SDK raises a network failure. Per
+    method, an exception instance is raised instead of answering (`read_timeout()`), and a list is
+    a script: one answer per call, in order, and a call past its end fails the test.
+    `answer.calls` records each call as {"url", "query", "params", "method"}.
     """
     calls = []
 
     def answer(response=None, *, methods=None, signing_key=None, error=None) -> None:
+        methods = dict(methods or {})
+        scripts = {method: list(body) for method, body in methods.items() if isinstance(body, list)}
+
         def do_post(url, query_string=None, headers=None, params=None, charset="utf-8", timeout=15):
             query = dict(parse_qsl(query_string))
             calls.append({"url": url, "query": query, "params": params, "method": query["method"]})
             if error is not None:
                 raise error
-            body = (methods or {}).get(query["method"], response)
+            if query["method"] in scripts:
+                assert scripts[query["method"]], f"unexpected extra call to {query['method']}"
+                body = scripts[query["method"]].pop(0)
+            else:
+                body = methods.get(query["method"], response)
+            if isinstance(body, BaseException):
+                raise body
             if callable(body):
                 body = body(json.loads((params or {}).get("biz_content") or "{}"))
             inner = json.dumps(body, ensure_ascii=False, separators=(",", ":"))

@@ -8,6 +8,8 @@ database error; SQLite accepts it, so the walk is marked for PostgreSQL.
 
 import traceback
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import quote, quote_from_bytes
 
 import hypothesis
@@ -16,11 +18,13 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from django.utils import timezone
 from hypothesis import strategies as st
 
 from accounts.services import credit_wallet
 from catalog import services as catalog_services
 from catalog.models import CardCode
+from distribution import services as distribution_services
 from kamen.money import cny
 from kamen.testing import factories, urlwalk
 from kamen.testing.urlwalk import BAD_HEADER_VALUES, BAD_VALUES, COOKIES, HEADERS, BadValue, Route
@@ -82,7 +86,15 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
     paid(factories.place_order(manual, quantity=1))  # waits in the staff queue
 
     credit_wallet(shopper, cny("50.00"), actor=staff, note="walk")
+    # The shopper was invited by staff: the promotion centre and its admin have a tree, commissions,
+    # a settled balance and a withdrawal waiting for approval to walk through.
+    settings.WITHDRAWAL_MIN = Decimal("0.50")
+    distribution_services.bind_inviter(shopper, distribution_services.referrer_for(staff).code)
     shopper_delivered = paid(factories.place_order(sku, quantity=1, user=shopper))
+    distribution_services.settle_due_commissions(now=timezone.now() + timedelta(days=8))
+    distribution_services.request_withdrawal(
+        staff, amount=Decimal("1.00"), method="alipay", account="13800138000", account_name="张三"
+    )
     shopper_pending = factories.place_order(sku, quantity=1, user=shopper).payment
     coupon = factories.CouponFactory(code="WALK5", min_spend=0, uses_per_member=None)
     grant_coupon(coupon, shopper, reason="staff", reference="walk")
@@ -110,6 +122,10 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
         "key": "walk-key",
         "uidb36": "1",
         "path": "nothing.txt",
+        "code": distribution_services.referrer_for(shopper).code,
+        "member_id": str(shopper.pk),
+        "product_id": str(product.pk),
+        "action": "send",
     }
     world = World(users={"guest": None, "shopper": shopper, "staff": staff})
     world.values["guest"] = {

@@ -192,6 +192,7 @@ class CouponGrant(models.Model):
         STAFF = "staff", _("Given by staff")
         WELCOME = "welcome", _("Welcome gift")
         POINTS = "points", _("Points mall")
+        INVITED = "invited", _("Invited by a friend")
 
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="grants", verbose_name=_("coupon"))
     user = models.ForeignKey(

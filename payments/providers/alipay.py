@@ -205,7 +205,8 @@ class AlipayProvider(BasePaymentProvider):
         Checks: single-valued parameters, an RSA2 signature by the configured Alipay key over Alipay's
         sign content, our app_id and seller_id. Refunds notify the same URL (a partial one as
         TRADE_SUCCESS with refund_fee, a full one as TRADE_CLOSED with refund_fee) and come back as
-        VerifiedRefundNotification; otherwise a paid status and a strict yuan amount are required.
+        VerifiedRefundNotification; otherwise a paid status and a strict yuan amount are required, and
+        the payer is Alipay's buyer_id (or buyer_open_id).
         A notification older than Alipay's re-send window (about 25 hours) is stale; within it,
         confirm_payment makes a re-sent one change nothing twice. ALIPAY_ENABLED is not checked, so
         payments started before switching Alipay off are still honoured.
@@ -229,7 +230,14 @@ class AlipayProvider(BasePaymentProvider):
         amount = parse_yuan(params["total_amount"])
         if amount is None:
             raise NotificationRejected("malformed amount")
-        return VerifiedNotification(trade_no=params["out_trade_no"], amount=amount, gateway_trade_no=params["trade_no"])
+        return VerifiedNotification(
+            trade_no=params["out_trade_no"],
+            amount=amount,
+            gateway_trade_no=params["trade_no"],
+            # Both are signed like every other parameter. Apps that Alipay moved to OpenID mode get
+            # buyer_open_id instead of the 2088… buyer_id.
+            payer=params.get("buyer_id") or params.get("buyer_open_id", ""),
+        )
 
     # notification_response: the base class already answers exactly "success" (200) or "fail" (400);
     # Alipay re-sends on anything but "success".

@@ -61,6 +61,8 @@ class VerifiedNotification:
     trade_no: str
     amount: Decimal
     gateway_trade_no: str
+    #: The gateway's id of the account that paid (Alipay `buyer_id`, WeChat `payer.openid`), "" if none.
+    payer: str = ""
 
 
 @dataclass(frozen=True)

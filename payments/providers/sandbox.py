@@ -168,6 +168,8 @@ class SandboxProvider(BasePaymentProvider):
         amount = parse_yuan(params["total_amount"])
         if amount is None:
             raise NotificationRejected("malformed amount")
+        # No payer: the sandbox cashier takes payment from whoever opens it and keeps no account of
+        # who that was (SandboxTrade has none), so there is nothing to name.
         return VerifiedNotification(
             trade_no=params["trade_no"], amount=amount, gateway_trade_no=params["gateway_trade_no"]
         )

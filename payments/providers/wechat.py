@@ -400,7 +400,16 @@ def _paid(resource: dict, config: WeChatPayConfig) -> VerifiedNotification:
     total = _paid_fen(resource.get("amount"))
     if total is None:
         raise NotificationRejected("malformed amount")
-    return VerifiedNotification(trade_no=trade_no, amount=yuan_from_fen(total), gateway_trade_no=transaction_id)
+    return VerifiedNotification(
+        trade_no=trade_no, amount=yuan_from_fen(total), gateway_trade_no=transaction_id, payer=_payer_openid(resource)
+    )
+
+
+def _payer_openid(resource: dict) -> str:
+    """payer.openid: who paid, as our AppID sees them; "" when absent or not a string (never a reason to refuse)."""
+    payer = resource.get("payer")
+    openid = payer.get("openid") if isinstance(payer, dict) else None
+    return openid if isinstance(openid, str) else ""
 
 
 def _refunded(resource: dict, config: WeChatPayConfig) -> VerifiedRefundNotification:

@@ -98,7 +98,11 @@ def _verify_and_apply(provider: BasePaymentProvider, request: HttpRequest, recor
         record.message = record_refund_notification(verified, payment=payment)[:300]
         return
     confirmation = confirm_payment(
-        payment.pk, amount=verified.amount, gateway_trade_no=verified.gateway_trade_no, provider=provider.code
+        payment.pk,
+        amount=verified.amount,
+        gateway_trade_no=verified.gateway_trade_no,
+        provider=provider.code,
+        payer=verified.payer,
     )
     record.result = (
         PaymentNotification.Result.CONFIRMED if confirmation.newly_confirmed else PaymentNotification.Result.DUPLICATE

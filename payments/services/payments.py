@@ -113,7 +113,9 @@ def start_payment(payment: Payment, *, request: HttpRequest) -> PaymentAction:
     return action
 
 
-def confirm_payment(payment_id: int, *, amount: Decimal, gateway_trade_no: str, provider: str) -> Confirmation:
+def confirm_payment(
+    payment_id: int, *, amount: Decimal, gateway_trade_no: str, provider: str, payer: str = ""
+) -> Confirmation:
     """Confirm a payment exactly once; in the same transaction its purpose delivers what it pays for.
 
     Locks the payment row first, so concurrent duplicate notifications queue up here and all but the
@@ -128,7 +130,13 @@ def confirm_payment(payment_id: int, *, amount: Decimal, gateway_trade_no: str, 
             raise PaymentMismatch(f"payment {payment.trade_no}: amount {amount} != {payment.amount.amount}")
         if payment.state == Payment.State.CONFIRMED:
             return Confirmation(payment=payment, newly_confirmed=False)
-        move_payment(payment, Payment.State.CONFIRMED, gateway_trade_no=gateway_trade_no, confirmed_at=timezone.now())
+        move_payment(
+            payment,
+            Payment.State.CONFIRMED,
+            gateway_trade_no=gateway_trade_no,
+            payer_account=payer[:64],
+            confirmed_at=timezone.now(),
+        )
         get_purpose(payment.purpose).payment_confirmed(payment)
     logger.info("payment %s confirmed (%s)", payment.trade_no, payment.purpose)
     return Confirmation(payment=payment, newly_confirmed=True)

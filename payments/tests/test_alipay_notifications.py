@@ -6,6 +6,7 @@ Keys, signing and the fake gateway are in kamen/testing/fake_alipay.py; notifica
 
 import base64
 from datetime import datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from orders.models import Order
 from payments.models import Payment, PaymentNotification, Refund
 from payments.providers import get_provider
 from payments.providers.alipay import notification_sign_content
-from payments.providers.base import VerifiedRefundNotification
+from payments.providers.base import VerifiedNotification, VerifiedRefundNotification
 
 pytestmark = pytest.mark.usefixtures("alipay_enabled")
 
@@ -162,6 +163,35 @@ def parse(params: dict[str, str]):
         NOTIFY_URL, data=urlencode(params), content_type="application/x-www-form-urlencoded"
     )
     return get_provider("alipay").parse_notification(request)
+
+
+def test_a_verified_notification_names_the_payer(payment, alipay_notification):
+    verified = parse(alipay_notification(payment))
+
+    assert verified == VerifiedNotification(
+        trade_no=payment.trade_no,
+        amount=Decimal("20.00"),
+        gateway_trade_no=f"2026010122001{payment.pk:08d}",
+        payer="2088102177846880",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "payer"),
+    [
+        pytest.param(
+            {"buyer_id": "", "buyer_open_id": "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5"},
+            "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5",
+            id="open-id-only",
+        ),
+        pytest.param(
+            {"buyer_open_id": "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5"}, "2088102177846880", id="both"
+        ),
+        pytest.param({"buyer_id": ""}, "", id="neither"),
+    ],
+)
+def test_the_payer_falls_back_to_the_open_id(payment, alipay_notification, overrides, payer):
+    assert parse(alipay_notification(payment, **overrides)).payer == payer
 
 
 @pytest.mark.parametrize("overrides", REFUND_NOTIFICATIONS)

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import RequestFactory
@@ -36,6 +37,7 @@ from payments.providers import get_provider
 from payments.providers.base import (
     NotificationRejected,
     TradeStatus,
+    VerifiedNotification,
     VerifiedRefundNotification,
 )
 from payments.providers.wechat_config import serial_hex
@@ -387,6 +389,27 @@ def test_certificate_mode_queries_verify_answers_with_the_certificate(wechat_cer
 
     assert get_provider("wechat").query(payment) == TradeStatus(state="waiting")
     assert "Wechatpay-Serial" not in wechat_gateway.calls[0].headers  # only public-key mode names a key to WeChat Pay
+
+
+def parse(signed: Notification):
+    request = RequestFactory().post(NOTIFY_URL, data=signed.body, content_type="application/json", **signed.headers)
+    return get_provider("wechat").parse_notification(request)
+
+
+def test_a_verified_notification_names_the_payer(payment, wechat_notification):
+    verified = parse(wechat_notification(transaction(payment)))
+
+    assert verified == VerifiedNotification(
+        trade_no=payment.trade_no,
+        amount=Decimal("20.00"),
+        gateway_trade_no=f"4200002{payment.pk:021d}",
+        payer="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+    )
+
+
+@pytest.mark.parametrize("payer", [{}, {"openid": 42}, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", None], ids=repr)
+def test_a_missing_or_malformed_payer_is_no_payer_and_no_refusal(payment, wechat_notification, payer):
+    assert parse(wechat_notification(transaction(payment, payer=payer))).payer == ""
 
 
 # Refund notifications

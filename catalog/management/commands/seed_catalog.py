@@ -1,5 +1,6 @@
 """Demo data for a fresh catalog: categories, ~30 products with stock, member levels, a staff login and a
-shopper with balance. `seed_demo` (in orders) runs it and adds what sits above the catalog (coupons).
+shopper with balance. `seed_demo` (in distribution) runs it through `seed_orders` and adds what sits
+above the catalog (coupons, the points mall, a reseller's team).
 
 Idempotent: everything is looked up before it is created, codes are deterministic so the import skips
 them by fingerprint, and the shopper's credit carries a reference the ledger accepts once. A second run

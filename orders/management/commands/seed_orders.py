@@ -1,5 +1,6 @@
-"""Demo data for a fresh shop: the catalog, levels and logins (`seed_catalog`), and coupons on top — a
-shared welcome code, a 满减 code, and two coupons in the demo shopper's account. Idempotent like
+"""Demo data up to orders: the catalog, levels and logins (`seed_catalog`), and coupons on top — a
+shared welcome code, a 满减 code, and two coupons in the demo shopper's account — and the points mall.
+`seed_demo` (in distribution) runs it and adds the demo shopper's team. Idempotent like
 `seed_catalog`: a second run adds nothing and changes nothing."""
 
 from django.db import transaction

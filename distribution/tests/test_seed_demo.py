@@ -9,6 +9,7 @@ from djmoney.money import Money
 
 from accounts.models import User, Wallet, WalletEntry
 from catalog.models import BuyerField, CardCode, Category, Product, Sku
+from distribution.models import Commission, Referrer
 from orders.models import Coupon, CouponGrant
 
 
@@ -26,6 +27,7 @@ def snapshot() -> dict:
         "fields": list(BuyerField.objects.values_list("product__title", "label", "kind", "choices").order_by("id")),
         "coupons": list(Coupon.objects.values_list("name", "code", "kind", "total_uses").order_by("id")),
         "grants": list(CouponGrant.objects.values_list("user__email", "coupon__name").order_by("id")),
+        "commissions": list(Commission.objects.values_list("earner__email", "amount", "state").order_by("id")),
     }
 
 
@@ -63,6 +65,17 @@ def test_seed_demo_fills_the_shop():
     assert Coupon.objects.filter(code="MAN100").exists()
     assert CouponGrant.objects.filter(user=shopper).count() == 2
     assert "admin@kamen.local / kamen-admin-2026" in output and "shopper@kamen.local / kamen-shop-2026" in output
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_the_shopper_a_team_with_settled_and_pending_commissions():
+    seed()
+
+    shopper = Referrer.objects.get(user__email="shopper@kamen.local")
+    assert Referrer.objects.filter(inviter=shopper.user).count() == 2
+    assert Referrer.objects.filter(upline_2=shopper.user).count() == 1
+    assert shopper.available.amount > 0 and shopper.pending.amount > 0
+    assert set(Commission.objects.filter(earner=shopper.user).values_list("state", flat=True)) == {"settled", "pending"}
 
 
 @pytest.mark.django_db

@@ -1,0 +1,53 @@
+"""The two cookies of invitations: the inviter a visitor came by (30 days) and the device cookie that
+tells one browser from another when the abuse checks compare an invitee with their upline."""
+
+import secrets
+
+from django.conf import settings
+from django.http import HttpRequest
+
+INVITE_COOKIE = "kamen_invite"
+DEVICE_COOKIE = "kamen_device"
+DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
+
+
+def device_id(request: HttpRequest) -> str:
+    """This browser's device id: its cookie, or a new one the middleware sets on the response."""
+    value = request.COOKIES.get(DEVICE_COOKIE, "")
+    if not (16 <= len(value) <= 64 and value.isascii()):
+        value = getattr(request, "_kamen_new_device", "") or secrets.token_urlsafe(24)
+        request._kamen_new_device = value
+    return value
+
+
+class DeviceCookieMiddleware:
+    """Sets the device cookie on the responses that asked for one (sign-up, sign-in, an invite link),
+    never on cached pages."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        new = getattr(request, "_kamen_new_device", "")
+        if new:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                new,
+                max_age=DEVICE_COOKIE_AGE,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+def remember_inviter(response, code: str) -> None:
+    response.set_cookie(
+        INVITE_COOKIE,
+        code,
+        max_age=settings.INVITE_COOKIE_DAYS * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
