@@ -96,9 +96,7 @@ def _settlement(timezone, timedelta) -> float:
     sku = Sku.objects.first()
     buyer = User.objects.get(email="alone@example.com")
     earners = User.objects.bulk_create(User(email=f"earner{n}@example.com", password="!") for n in range(EARNERS))
-    accounts = Referrer.objects.bulk_create(
-        Referrer(user=user, code=f"B{n:07d}", pending=Money(SETTLE // EARNERS, "CNY")) for n, user in enumerate(earners)
-    )
+    Referrer.objects.bulk_create(Referrer(user=user, code=f"B{n:07d}") for n, user in enumerate(earners))
     orders = Order.objects.bulk_create(
         Order(
             user=buyer,
@@ -134,7 +132,7 @@ def _settlement(timezone, timedelta) -> float:
     )
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
-            account=accounts[n % EARNERS], kind="earned", amount=Money(1, "CNY"), commission=c, reference=f"c{c.pk}"
+            member=earners[n % EARNERS], kind="earned", amount=Money(1, "CNY"), commission=c, reference=f"c{c.pk}"
         )
         for n, c in enumerate(commissions)
     )
@@ -146,7 +144,9 @@ def _settlement(timezone, timedelta) -> float:
     settled = settle_due_commissions(now=now)
     seconds = time.perf_counter() - started
     assert settled == SETTLE, settled
-    assert not Referrer.objects.filter(pk__in=[a.pk for a in accounts]).exclude(pending=Money(0, "CNY")).exists()
+    from distribution.selectors import balances_of
+
+    assert balances_of(earners[0]).pending == 0 and balances_of(earners[0]).available == SETTLE // EARNERS
     return seconds
 
 

@@ -18,6 +18,8 @@ from kamen.templatetags.money import yuan
 
 from . import services
 from .models import Commission, CommissionRule, LedgerEntry, LevelTerms, Referrer, Withdrawal, WithdrawalEvent
+from .selectors import balances_of
+from .services.commissions import forget_level_terms
 
 
 @admin.register(CommissionRule)
@@ -33,25 +35,44 @@ class LevelTermsAdmin(ShopAdmin):
     list_display = ("level", "may_earn", "rate_factor")
     list_editable = ("may_earn", "rate_factor")
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_level_terms()  # the next payment earns by the new terms
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_level_terms()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        forget_level_terms()
+
 
 @admin.register(Referrer)
 class ReferrerAdmin(ReadOnlyAdmin):
-    list_display = ("user", "code", "inviter", "flag", "pending", "available", "held", "withdrawn", "bound_at")
+    list_display = ("user", "code", "inviter", "flag", "bound_at")
     list_filter = (("flag", admin.EmptyFieldListFilter), "bound_at")
     list_select_related = ("user", "inviter")
     search_fields = ("=code", "user__email", "inviter__email")
-    fields = (
-        "user", "code", "inviter", "upline_2", "upline_3", "bound_at", "signup_ip", "flag",
-        "pending", "available", "held", "withdrawn", "created_at",
+    fields = readonly_fields = (
+        "user", "code", "inviter", "upline_2", "upline_3", "bound_at", "signup_ip", "flag", "first_order_paid",
+        "balances", "created_at",
     )  # fmt: skip
+
+    @admin.display(description=gettext_lazy("balances"))
+    def balances(self, referrer: Referrer) -> str:
+        figures = balances_of(referrer.user_id)
+        return _(
+            "pending %(pending)s · available %(available)s · being withdrawn %(held)s · withdrawn %(withdrawn)s"
+        ) % {name: yuan(getattr(figures, name)) for name in ("pending", "available", "held", "withdrawn")}
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "account", "kind", "entry_amount", "reference", "actor", "note")
+    list_display = ("created_at", "member", "kind", "entry_amount", "reference", "actor", "note")
     list_filter = ("kind", "created_at")
-    list_select_related = ("account__user", "actor")
-    search_fields = ("account__user__email", "=reference")
+    list_select_related = ("member", "actor")
+    search_fields = ("member__email", "=reference")
     date_hierarchy = "created_at"
 
     @admin.display(description=gettext_lazy("amount"), ordering="amount")

@@ -1,20 +1,20 @@
 """Row locks of distribution (see kamen.locking for the rules every lock keeps).
 
-One transaction locks in this order: order (confirming or refunding it), commissions, referrers
-(several in primary-key order, once), withdrawal.
+Balances are sums of ledger entries, so no lock guards a balance as such: each entry is written under
+the lock of what it answers. A commission's entries under its row (after the order's, when a payment
+or refund locked that); a withdrawal's hold under the member's referrer row, which is what keeps two
+withdrawals from both spending the same balance, and its payment or return under the withdrawal's row
+(then the wallet's, for a withdrawal into the wallet). Binding an inviter locks both members' rows.
 """
-
-from collections.abc import Iterable
 
 from kamen.locking import lock_all, lock_free, lock_one
 
 from .models import Commission, Referrer, Withdrawal
 
 
-def lock_referrers(user_ids: Iterable[int]) -> dict[int, Referrer]:
-    """The referrer rows of `user_ids`, locked in primary-key order: the balances of several earners."""
-    locked = lock_all(Referrer.objects.filter(user_id__in=set(user_ids)))
-    return {referrer.user_id: referrer for referrer in locked}
+def lock_referrers(user_ids: list[int]) -> dict[int, Referrer]:
+    """The referrer rows of `user_ids`, locked in primary-key order (binding locks both members')."""
+    return {row.user_id: row for row in lock_all(Referrer.objects.filter(user_id__in=set(user_ids)))}
 
 
 def lock_referrer(user_id: int) -> Referrer:

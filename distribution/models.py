@@ -39,8 +39,8 @@ class Referrer(models.Model):
 
     The inviter is bound once, forever. The two members above the inviter are kept beside it, fixed
     when bound (and moved along when a member without an inviter binds one later), so a purchase
-    finds its three earners in one row; there is no column for a fourth. Balances change only under
-    this row's lock and always equal the sums of the member's ledger entries.
+    finds its three earners in one row; there is no column for a fourth. A withdrawal takes this row's
+    lock to read the member's balances, which are sums of their ledger entries.
     """
 
     user = models.OneToOneField(
@@ -75,10 +75,8 @@ class Referrer(models.Model):
     signup_ip = models.GenericIPAddressField(_("sign-up address"), null=True, blank=True)
     # Why rewards and commissions from this member's orders wait for staff (shared device, address...).
     flag = models.CharField(_("held for review because"), max_length=200, blank=True)
-    pending = _money(_("pending"), default=0)
-    available = _money(_("available"), default=0)
-    held = _money(_("being withdrawn"), default=0)
-    withdrawn = _money(_("withdrawn"), default=0)
+    # Whether the member has paid an order since (or before) binding: only the first earns the invite reward.
+    first_order_paid = models.BooleanField(_("first order paid"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -92,9 +90,6 @@ class Referrer(models.Model):
             models.CheckConstraint(
                 condition=Q(upline_3__isnull=True) | Q(upline_2__isnull=False), name="referrer_upline_3_has_upline_2"
             ),
-            models.CheckConstraint(condition=Q(pending__gte=0), name="referrer_pending_not_negative"),
-            models.CheckConstraint(condition=Q(held__gte=0), name="referrer_held_not_negative"),
-            models.CheckConstraint(condition=Q(withdrawn__gte=0), name="referrer_withdrawn_not_negative"),
         ]
         indexes = [
             models.Index(fields=["upline_2"], name="referrer_level_2"),
@@ -285,7 +280,8 @@ class Commission(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "settle_after"], name="commission_due"),
+            # Settlement walks pending commissions in key order (its lock order) past none settled before.
+            models.Index(fields=["id"], condition=Q(state="pending"), name="commission_pending"),
             models.Index(fields=["earner", "-created_at"], name="commission_by_earner"),
         ]
 
@@ -377,7 +373,7 @@ class LedgerEntry(models.Model):
     """One append-only line of a member's commission ledger; a correction is a new entry, never an edit.
 
     Each kind moves its amount between the balances as BALANCE_MOVES says; a member's balances are the
-    sums of those moves over their entries.
+    sums of those moves over their entries (`distribution.selectors.balances_of`).
     """
 
     class Kind(models.TextChoices):
@@ -389,7 +385,9 @@ class LedgerEntry(models.Model):
         WITHDRAWAL_RETURNED = "withdrawal_returned", _("Withdrawal returned")
         WITHDRAWAL_PAID = "withdrawal_paid", _("Withdrawal paid")
 
-    account = models.ForeignKey(Referrer, on_delete=models.PROTECT, related_name="entries", verbose_name=_("member"))
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commission_entries", verbose_name=_("member")
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     amount = _money(_("amount"))
     commission = models.ForeignKey(
@@ -427,8 +425,9 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_entry_amount_positive"),
-            models.UniqueConstraint(fields=["account", "kind", "reference"], name="ledger_entry_once"),
+            models.UniqueConstraint(fields=["member", "kind", "reference"], name="ledger_entry_once"),
         ]
+        indexes = [models.Index(fields=["member", "kind"], name="ledger_entry_balances")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"

@@ -12,9 +12,39 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from .models import Commission, LedgerEntry, Referrer, Withdrawal
+from .models import BALANCE_MOVES, BALANCES, Commission, LedgerEntry, Referrer, Withdrawal
 
 ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Balances:
+    """A member's commission balances: pending (earned, in the hold), available (to withdraw; below
+    zero when a refund took back what was already withdrawn), held for withdrawals, withdrawn."""
+
+    pending: Decimal = ZERO
+    available: Decimal = ZERO
+    held: Decimal = ZERO
+    withdrawn: Decimal = ZERO
+
+
+def balances_of(user: User | int) -> Balances:
+    """The member's balances: the sums of their ledger entries, moved as BALANCE_MOVES says. One query."""
+    member_id = user if isinstance(user, int) else user.pk
+    per_kind = dict(
+        LedgerEntry.objects.filter(member_id=member_id, amount_currency="CNY")
+        .values("kind")
+        .annotate(total=Sum("amount"))
+        .values_list("kind", "total")
+    )
+    sums = dict.fromkeys(BALANCES, ZERO)
+    for kind, total in per_kind.items():
+        source, target = BALANCE_MOVES[kind]
+        if source:
+            sums[source] -= total
+        if target:
+            sums[target] += total
+    return Balances(**sums)
 
 
 def mask_email(email: str) -> str:
@@ -124,7 +154,7 @@ def get_commission(user: User, commission_id: int) -> Commission:
 
 
 def ledger_of(user: User, *, kind: str = "") -> QuerySet[LedgerEntry]:
-    entries = LedgerEntry.objects.filter(account__user=user).select_related("commission", "withdrawal")
+    entries = LedgerEntry.objects.filter(member=user).select_related("commission", "withdrawal")
     if kind in LedgerEntry.Kind.values:
         entries = entries.filter(kind=kind)
     return entries.order_by("-created_at", "-id")

@@ -64,6 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     daily = selectors.daily_earnings(request.user)
     context = {
         "referrer": referrer,
+        "balances": selectors.balances_of(request.user),
         "earnings": selectors.earnings(request.user),
         "counts": selectors.downline_counts(request.user),
         "chart": {
@@ -150,7 +151,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
     context = {
         "kind": kind,
         "kinds": LedgerEntry.Kind.choices,
-        "referrer": services.referrer_for(request.user),
+        "balances": selectors.balances_of(request.user),
         **_page(request, selectors.ledger_of(request.user, kind=kind)),
     }
     return render(request, "distribution/ledger.html", context)
@@ -176,7 +177,7 @@ def withdrawals(request: HttpRequest) -> HttpResponse:
             return redirect("distribution:withdrawals")
     context = {
         "form": form,
-        "referrer": services.referrer_for(request.user),
+        "balances": selectors.balances_of(request.user),
         "minimum": settings.WITHDRAWAL_MIN,
         "fee_percent": settings.WITHDRAWAL_FEE_PERCENT,
         **_page(request, selectors.withdrawals_of(request.user)),

@@ -8,8 +8,9 @@ from .models import Coupon, Order, PointsReward
 
 
 def lock_order(order_id: int) -> Order:
-    """The order row, with its Sku read (not locked) beside it."""
-    return lock_one(Order.objects.select_related("sku"), pk=order_id)
+    """The order row, with its SKU, product and category read (not locked) beside it: what paying for
+    it needs (delivery, commission rules) comes in the same statement."""
+    return lock_one(Order.objects.select_related("sku__product__category"), pk=order_id)
 
 
 def lock_orders_due_to_expire(*, now: datetime, limit: int) -> list[Order]:

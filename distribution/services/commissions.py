@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -23,14 +24,15 @@ from kamen.money import cny, round_fen
 from orders.models import Order
 from payments.models import Payment, Refund
 
-from ..locks import lock_commission, lock_commissions_of_order, lock_referrers
-from ..models import TIERS, Commission, CommissionRule, LedgerEntry, LevelTerms, Referrer, Sighting
-from .ledger import post
+from ..locks import lock_commission, lock_commissions_of_order
+from ..models import TIERS, Commission, CommissionRule, LedgerEntry, LevelTerms, Referrer
+from .ledger import post, post_many
 
 logger = logging.getLogger("distribution.commissions")
 
 C = Commission
 K = LedgerEntry.Kind
+UPLINE = ("inviter_id", "upline_2_id", "upline_3_id")
 
 
 class ReviewRefused(Exception):
@@ -49,7 +51,7 @@ def tier_rates(product: Product) -> tuple[Decimal, Decimal, Decimal]:
     categories = [product.category_id, *([product.category.parent_id] if product.category.parent_id else [])]
     rules = CommissionRule.objects.filter(
         Q(scope=CommissionRule.Scope.ALL) | Q(product_id=product.pk) | Q(category_id__in=categories)
-    )
+    ).only("product_id", "category_id", "rate_1", "rate_2", "rate_3")
 
     def nearness(rule: CommissionRule) -> int:
         if rule.product_id:
@@ -60,58 +62,94 @@ def tier_rates(product: Product) -> tuple[Decimal, Decimal, Decimal]:
     return nearest.rates if nearest else settings.COMMISSION_RATES
 
 
-def earning_terms(user_ids: list[int]) -> dict[int, Earning]:
-    """Whether each member may earn, and the factor on their rates, from their level's terms (a member
-    with no level has the lowest level's); a level without terms earns at the rules' rates."""
-    levels = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "level_id"))
-    if None in levels.values():
+# Every level's commission terms and which level is the lowest, cached: they change only when staff
+# edit them (LevelTermsAdmin forgets the copy at once; a change of the levels' ranks, which decides
+# the lowest, shows within TERMS_SECONDS).
+TERMS_KEY = "distribution:level-terms"
+TERMS_SECONDS = 60
+
+
+def level_terms() -> tuple[int | None, dict[int, Earning]]:
+    """(the lowest level's id, each level's terms) from the cache, read from the database on a miss."""
+    cached = cache.get(TERMS_KEY)
+    if cached is None:
         lowest = MemberLevel.objects.order_by("rank").values_list("pk", flat=True).first()
-        levels = {pk: level or lowest for pk, level in levels.items()}
-    terms = {
-        t.level_id: Earning(t.may_earn, t.rate_factor) for t in LevelTerms.objects.filter(level__in=levels.values())
-    }
+        terms = {t.level_id: Earning(t.may_earn, t.rate_factor) for t in LevelTerms.objects.all()}
+        cached = (lowest, terms)
+        cache.set(TERMS_KEY, cached, TERMS_SECONDS)
+    return cached
+
+
+def forget_level_terms() -> None:
+    cache.delete(TERMS_KEY)
+
+
+def earning_terms(levels: dict[int, int | None]) -> dict[int, Earning]:
+    """Whether each member may earn, and the factor on their rates, from their level's terms (a member
+    with no level has the lowest level's); a level without terms earns at the rules' rates.
+    `levels` maps each member to their level's id."""
+    lowest, terms = level_terms()
     default = Earning(True, Decimal("1"))
-    return {pk: terms.get(level, default) for pk, level in levels.items()}
+    return {pk: terms.get(level if level is not None else lowest, default) for pk, level in levels.items()}
+
+
+def _suspicion(order: Order, *, payment: Payment, upline: list[int]) -> str:
+    """Why this purchase looks like an upline member buying through their own downline (刷单), or "".
+
+    A device shared with the upline is found when the sighting is recorded (`invites.record_sighting`
+    flags the member); here only the payment account is left to compare.
+    """
+    if not payment.payer_account:
+        return ""
+    same_payer = Payment.objects.filter(
+        user_id__in=upline, provider=payment.provider, payer_account=payment.payer_account
+    ).exclude(pk=payment.pk)
+    return _("Paid from a payment account a member above the buyer uses.") if same_payer.exists() else ""
 
 
 def accrue_commissions(order: Order, *, payment: Payment) -> list[Commission]:
     """Write the pending commissions of a just-paid order, one per tier and the invite reward, with
-    their ledger entries. Called by the order's payment purpose with the order row locked; a
-    confirmation retried after a rollback writes them again, never twice (the order's rows are read
-    first, and the database allows one per order and tier)."""
+    their ledger entries. Called by the order's payment purpose in the confirming transaction with the
+    order row locked. An order is paid once (its move to paid is made once), so this runs once per
+    order; the database allows one commission per order and tier behind that."""
     require_transaction(Order)
     if order.user_id is None or order.total.amount <= 0:
         return []
-    buyer = Referrer.objects.filter(user_id=order.user_id).first()
-    if buyer is None or buyer.inviter_id is None or Commission.objects.filter(order=order).exists():
-        return []
-    upline = buyer.upline()
-    flag = buyer.flag or _suspicion(order, payment=payment, upline=upline)
-    commissions = _sale_commissions(order, upline, flag=flag)
-    reward = _invite_reward(
-        order, buyer, flag=flag, left=order.total.amount - sum(c.amount.amount for c in commissions)
+    # The buyer's row with the three members above and their levels: one statement, for every purchase.
+    buyer = (
+        Referrer.objects.filter(user_id=order.user_id)
+        .values("pk", "flag", "first_order_paid", *UPLINE, *(f"{name[:-3]}__level_id" for name in UPLINE))
+        .first()
     )
-    commissions += [reward] if reward else []
+    if buyer is None or buyer["inviter_id"] is None:
+        return []
+    levels = {buyer[name]: buyer[f"{name[:-3]}__level_id"] for name in UPLINE if buyer[name] is not None}
+    upline = list(levels)
+    flag = buyer["flag"] or _suspicion(order, payment=payment, upline=upline)
+    terms = earning_terms(levels)
+    commissions = _sale_commissions(order, upline, terms, flag=flag)
+    if not buyer["first_order_paid"]:
+        # The invitee's first paid order: the inviter's reward, whatever is left of the base.
+        Referrer.objects.filter(pk=buyer["pk"]).update(first_order_paid=True)
+        amount = min(settings.INVITE_REWARD, order.total.amount - sum(c.amount.amount for c in commissions))
+        if amount > 0 and terms[upline[0]].may_earn:
+            commissions.append(_commission(order, upline[0], C.Kind.INVITE, amount, flag=flag, now=timezone.now()))
     if not commissions:
         return []
-    accounts = lock_referrers(c.earner_id for c in commissions)
     Commission.objects.bulk_create(commissions)
-    for commission in commissions:
-        post(
-            accounts[commission.earner_id],
-            K.EARNED,
-            commission.amount,
-            reference=f"c{commission.pk}",
-            commission=commission,
-        )
+    post_many(
+        [
+            LedgerEntry(member_id=c.earner_id, kind=K.EARNED, amount=c.amount, commission=c, reference=f"c{c.pk}")
+            for c in commissions
+        ]
+    )
     if flag:
         logger.warning("commissions of order %s held for review: %s", order.number, flag)
     return commissions
 
 
-def _sale_commissions(order: Order, upline: list[int], *, flag: str) -> list[Commission]:
+def _sale_commissions(order: Order, upline: list[int], terms: dict[int, Earning], *, flag: str) -> list[Commission]:
     rates = tier_rates(order.sku.product)
-    terms = earning_terms(upline)
     base = order.total.amount
     left = base
     now = timezone.now()
@@ -125,19 +163,6 @@ def _sale_commissions(order: Order, upline: list[int], *, flag: str) -> list[Com
         left -= amount
         commissions.append(_commission(order, earner_id, C.Kind.SALE, amount, tier=tier, rate=rate, flag=flag, now=now))
     return commissions
-
-
-def _invite_reward(order: Order, buyer: Referrer, *, flag: str, left: Decimal) -> Commission | None:
-    """The inviter's reward for the invitee's first paid order: at most what is left of the base."""
-    amount = min(settings.INVITE_REWARD, left)
-    if amount <= 0 or buyer.bound_at is None:
-        return None
-    earlier = Order.objects.filter(user_id=order.user_id, paid_at__isnull=False).exclude(pk=order.pk)
-    if earlier.exists() or Commission.objects.filter(buyer_id=order.user_id, kind=C.Kind.INVITE).exists():
-        return None
-    if not earning_terms([buyer.inviter_id])[buyer.inviter_id].may_earn:
-        return None
-    return _commission(order, buyer.inviter_id, C.Kind.INVITE, amount, flag=flag, now=timezone.now())
 
 
 def _commission(order, earner_id, kind, amount, *, tier=None, rate=None, flag, now) -> Commission:
@@ -157,20 +182,6 @@ def _commission(order, earner_id, kind, amount, *, tier=None, rate=None, flag, n
     )
 
 
-def _suspicion(order: Order, *, payment: Payment, upline: list[int]) -> str:
-    """Why this purchase looks like an upline member buying through their own downline (刷单), or ""."""
-    if payment.payer_account and (
-        Payment.objects.filter(user_id__in=upline, payer_account=payment.payer_account, provider=payment.provider)
-        .exclude(pk=payment.pk)
-        .exists()
-    ):
-        return _("Paid from a payment account a member above the buyer uses.")
-    buyer_devices = Sighting.objects.filter(user_id=order.user_id).exclude(device="").values("device")
-    if Sighting.objects.filter(user_id__in=upline, device__in=buyer_devices).exists():
-        return _("The buyer signs in on a device a member above them uses.")
-    return ""
-
-
 def reverse_commissions(order: Order, refund: Refund) -> list[LedgerEntry]:
     """Take back the order's commissions in proportion to `refund` (all that is left on a full refund),
     from pending or, once settled, from available: a reseller who already withdrew goes below zero
@@ -185,22 +196,26 @@ def reverse_commissions(order: Order, refund: Refund) -> list[LedgerEntry]:
         return []
     fully = order.refunded.amount >= order.total.amount
     share = refund.amount.amount / order.total.amount
-    accounts = lock_referrers(c.earner_id for c in commissions)
     entries = []
     for commission in commissions:
         left = commission.remaining.amount
         amount = left if fully else min(round_fen(commission.amount.amount * share), left)
         if amount > 0:
-            entries.append(_take_back(commission, accounts[commission.earner_id], cny(amount), refund.refund_no))
+            entries.append(_take_back(commission, cny(amount), refund.refund_no))
     return entries
 
 
-def _take_back(
-    commission: Commission, account: Referrer, amount, reference: str, *, actor=None, note=""
-) -> LedgerEntry:
+def _take_back(commission: Commission, amount, reference: str, *, actor=None, note="") -> LedgerEntry:
+    """Under the commission's lock: from pending before it settled, from available after."""
     kind = K.REVERSED_AVAILABLE if commission.state == C.State.SETTLED else K.REVERSED_PENDING
     entry = post(
-        account, kind, amount, reference=f"{reference}:c{commission.pk}", commission=commission, actor=actor, note=note
+        commission.earner_id,
+        kind,
+        amount,
+        reference=f"{reference}:c{commission.pk}",
+        commission=commission,
+        actor=actor,
+        note=note,
     )
     commission.reversed += amount
     fields = ["reversed"]
@@ -232,6 +247,5 @@ def _decide(commission: Commission, *, actor: User, approve: bool, note: str = "
             locked.state = C.State.PENDING
             locked.save(update_fields=["state"])
         else:
-            account = lock_referrers([locked.earner_id])[locked.earner_id]
-            _take_back(locked, account, locked.remaining, "review", actor=actor, note=note or _("Rejected in review"))
+            _take_back(locked, locked.remaining, "review", actor=actor, note=note or _("Rejected in review"))
     return locked

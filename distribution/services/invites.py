@@ -3,14 +3,17 @@ the traces (device, address) that tell a second account of the inviter from a re
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from orders.models import Order
 
 from ..locks import lock_referrers
 from ..models import INVITE_ALPHABET, Referrer, Sighting
@@ -49,9 +52,26 @@ def device_fingerprint(cookie_value: str) -> str:
 
 
 def record_sighting(user: User, *, device: str, ip: str | None) -> None:
-    """Remember that `user` signed up or in from this device fingerprint and address."""
-    if device or ip:
-        Sighting.objects.get_or_create(user=user, device=device, ip=ip)
+    """Remember that `user` signed up or in from this device fingerprint and address.
+
+    A device the member shares with someone three levels above or below them in the tree is a
+    reseller buying through their own downline (刷单): the member below is flagged, and the rewards
+    and commissions of their orders wait for staff.
+    """
+    if not (device or ip):
+        return
+    _sighting, created = Sighting.objects.get_or_create(user=user, device=device, ip=ip)
+    if created and device:
+        _flag_shared_device(user, device)
+
+
+def _flag_shared_device(user: User, device: str) -> None:
+    others = Sighting.objects.filter(device=device).exclude(user=user).values("user_id")
+    shared_above = Q(user=user) & (Q(inviter__in=others) | Q(upline_2__in=others) | Q(upline_3__in=others))
+    shared_below = Q(user__in=others) & (Q(inviter=user) | Q(upline_2=user) | Q(upline_3=user))
+    Referrer.objects.filter(shared_above | shared_below, flag="").update(
+        flag=_("Signs in on a device a member above them uses.")
+    )
 
 
 def join(user: User, *, invite_code: str, device: str, ip: str | None) -> Referrer:
@@ -93,7 +113,9 @@ def bind_inviter(member: User, code: str, *, device: str = "", ip: str | None = 
         mine.inviter_id, mine.upline_2_id, mine.upline_3_id = theirs.user_id, theirs.inviter_id, theirs.upline_2_id
         mine.bound_at = timezone.now()
         mine.flag = _shared_trace(theirs.user_id, device=device, ip=ip or mine.signup_ip)
-        mine.save(update_fields=["inviter", "upline_2", "upline_3", "bound_at", "flag"])
+        # A member who bought before binding brings no invite reward.
+        mine.first_order_paid = Order.objects.filter(user=member, paid_at__isnull=False).exists()
+        mine.save(update_fields=["inviter", "upline_2", "upline_3", "bound_at", "flag", "first_order_paid"])
         # Level 1 below first: it waits for any binding under those members, so level 2 is read after it.
         Referrer.objects.filter(inviter_id=member.pk).update(upline_2_id=theirs.user_id, upline_3_id=theirs.inviter_id)
         Referrer.objects.filter(upline_2_id=member.pk).update(upline_3_id=theirs.user_id)
@@ -123,9 +145,14 @@ def _shared_trace(inviter_id: int, *, device: str, ip: str | None) -> str:
     """Why the invitee looks like the inviter on a second account, or "" if nothing says so."""
     if device and Sighting.objects.filter(user_id=inviter_id, device=device).exists():
         return _("Signed up on a device the inviter uses.")
-    if ip and (
-        Sighting.objects.filter(user_id=inviter_id, ip=ip).exists()
-        or Referrer.objects.filter(user_id=inviter_id, signup_ip=ip).exists()
+    # Loopback is everyone when the shop runs on one machine or a proxy hides the addresses: no sign.
+    if (
+        ip
+        and not ipaddress.ip_address(ip).is_loopback
+        and (
+            Sighting.objects.filter(user_id=inviter_id, ip=ip).exists()
+            or Referrer.objects.filter(user_id=inviter_id, signup_ip=ip).exists()
+        )
     ):
         return _("Signed up from an address the inviter uses.")
     return ""

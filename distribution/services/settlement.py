@@ -1,18 +1,16 @@
 """Settlement (结算): pending commissions become available once their hold is over, their order is
 delivered and no refund of it is open. Run by beat, in batches, each batch one transaction."""
 
-from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from kamen.money import cny
 from orders.models import Order
 from payments.models import Refund
 
-from ..locks import lock_commissions_due, lock_referrers
+from ..locks import lock_commissions_due
 from ..models import Commission, LedgerEntry
 from .ledger import post_many
 
@@ -43,13 +41,23 @@ def settle_due_commissions(*, now: datetime | None = None, batch: int = BATCH) -
 
 def _settle_batch(now: datetime, limit: int) -> int:
     with transaction.atomic():
-        due = lock_commissions_due(due_commissions(now), limit=limit)
+        # Only what settling reads: a thousand full rows with their money fields cost more than the writes.
+        fields = ("earner_id", "amount", "amount_currency", "reversed", "reversed_currency")
+        due = lock_commissions_due(due_commissions(now).only(*fields), limit=limit)
         if not due:
             return 0
-        accounts = lock_referrers({c.earner_id for c in due})
-        moves = defaultdict(list)
-        for commission in due:
-            moves[commission.earner_id].append((cny(commission.remaining.amount), f"c{commission.pk}", commission))
-        post_many(accounts, LedgerEntry.Kind.SETTLED, moves, now=now)
+        post_many(
+            [
+                LedgerEntry(
+                    member_id=c.earner_id,
+                    kind=LedgerEntry.Kind.SETTLED,
+                    amount=c.remaining,
+                    commission=c,
+                    reference=f"c{c.pk}",
+                    created_at=now,
+                )
+                for c in due
+            ]
+        )
         Commission.objects.filter(pk__in=[c.pk for c in due]).update(state=Commission.State.SETTLED, settled_at=now)
     return len(due)

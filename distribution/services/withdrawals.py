@@ -26,7 +26,8 @@ from payments.payouts import PayoutResult, PayoutState, get_payout_gateway
 from payments.providers.base import GatewayError
 
 from ..locks import lock_referrer, lock_withdrawal
-from ..models import WITHDRAWAL_MOVES, LedgerEntry, Referrer, Withdrawal, WithdrawalEvent
+from ..models import WITHDRAWAL_MOVES, LedgerEntry, Withdrawal, WithdrawalEvent
+from ..selectors import balances_of
 from .invites import referrer_for
 from .ledger import post
 
@@ -64,10 +65,12 @@ def request_withdrawal(
     _check_request(amount, method=method, account=account, account_name=account_name)
     referrer_for(member)
     with transaction.atomic():
-        balance = lock_referrer(member.pk)
-        if balance.available.amount < amount:
+        # Two requests of one member queue here, and the second reads the balance the first left.
+        lock_referrer(member.pk)
+        available = balances_of(member).available
+        if available < amount:
             raise WithdrawalRefused(
-                _("You have ¥%(available)s available to withdraw.") % {"available": max(balance.available.amount, 0)}
+                _("You have ¥%(available)s available to withdraw.") % {"available": max(available, 0)}
             )
         withdrawal = Withdrawal.objects.create(
             member=member,
@@ -78,7 +81,7 @@ def request_withdrawal(
             account_name=account_name if method == Withdrawal.Method.ALIPAY else "",
         )
         post(
-            balance,
+            member.pk,
             K.WITHDRAWAL_HELD,
             withdrawal.amount,
             reference=withdrawal.number,
@@ -87,7 +90,7 @@ def request_withdrawal(
         )
         _event(withdrawal, E.REQUESTED, actor=member, amount=str(amount), method=method)
         if method == Withdrawal.Method.WALLET:
-            _paid(withdrawal, balance, event=E.PAID, actor=member)
+            _paid(withdrawal, event=E.PAID, actor=member)
             wallet_services.credit_wallet(
                 member, withdrawal.payout, actor=member, kind=WalletEntry.Kind.COMMISSION, reference=withdrawal.number
             )
@@ -141,7 +144,7 @@ def mark_paid_by_hand(withdrawal: Withdrawal, *, actor: User, reference: str) ->
         if locked.state != W.REQUESTED:
             raise WithdrawalRefused(_("Only a withdrawal waiting for approval can be marked paid."))
         locked.decided_by, locked.reference = actor, reference[:64]
-        _paid(locked, lock_referrer(locked.member_id), event=E.PAID_BY_HAND, actor=actor, reference=reference)
+        _paid(locked, event=E.PAID_BY_HAND, actor=actor, reference=reference)
     return locked
 
 
@@ -193,7 +196,7 @@ def apply_transfer_result(withdrawal: Withdrawal, result: PayoutResult) -> Withd
             return locked
         if result.state == PayoutState.SUCCEEDED:
             locked.reference = result.gateway_order_id[:64]
-            _paid(locked, lock_referrer(locked.member_id), event=E.PAID, gateway_order_id=result.gateway_order_id)
+            _paid(locked, event=E.PAID, gateway_order_id=result.gateway_order_id)
         else:
             _move(locked, W.FAILED, finished_at=timezone.now(), message=result.message[:300])
             _return(locked, note=result.message)
@@ -209,17 +212,23 @@ def _unknown(withdrawal: Withdrawal, error: Exception) -> Withdrawal:
     return withdrawal
 
 
-def _paid(withdrawal: Withdrawal, balance: Referrer, *, event: str, actor: User | None = None, **data) -> None:
+def _paid(withdrawal: Withdrawal, *, event: str, actor: User | None = None, **data) -> None:
     fields = {"finished_at": timezone.now(), "reference": withdrawal.reference, "decided_by": withdrawal.decided_by}
     _move(withdrawal, W.PAID, **fields)
-    post(balance, K.WITHDRAWAL_PAID, withdrawal.amount, reference=withdrawal.number, withdrawal=withdrawal, actor=actor)
+    post(
+        withdrawal.member_id,
+        K.WITHDRAWAL_PAID,
+        withdrawal.amount,
+        reference=withdrawal.number,
+        withdrawal=withdrawal,
+        actor=actor,
+    )
     _event(withdrawal, event, actor=actor, **data)
 
 
 def _return(withdrawal: Withdrawal, *, actor: User | None = None, note: str = "") -> None:
-    balance = lock_referrer(withdrawal.member_id)
     post(
-        balance,
+        withdrawal.member_id,
         K.WITHDRAWAL_RETURNED,
         withdrawal.amount,
         reference=withdrawal.number,

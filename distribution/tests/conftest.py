@@ -1,12 +1,13 @@
 """Fixtures of distribution tests: members bound into an invitation chain, and the ledger's own sums."""
 
+from dataclasses import asdict
 from decimal import Decimal
 
 import pytest
-from django.db.models import Sum
 
 from distribution import services
-from distribution.models import BALANCE_MOVES, BALANCES, LedgerEntry, Referrer
+from distribution.models import BALANCE_MOVES, BALANCES, LedgerEntry
+from distribution.selectors import balances_of
 from kamen.testing import factories
 
 
@@ -25,21 +26,17 @@ def chain(db):
 
 
 def balances(user) -> dict[str, Decimal]:
-    """A member's cached balances."""
-    account = Referrer.objects.get(user=user)
-    return {name: getattr(account, name).amount for name in BALANCES}
+    """A member's balances as the shop reads them (one aggregate query)."""
+    return asdict(balances_of(user))
 
 
 def ledger_sums(user) -> dict[str, Decimal]:
-    """A member's balances summed from their ledger entries, as BALANCE_MOVES says each kind moves."""
+    """A member's balances added up here, entry by entry, as BALANCE_MOVES says each kind moves."""
     sums = dict.fromkeys(BALANCES, Decimal("0.00"))
-    per_kind = (
-        LedgerEntry.objects.filter(account__user=user, amount_currency="CNY").values("kind").annotate(s=Sum("amount"))
-    )
-    for row in per_kind:
-        source, target = BALANCE_MOVES[row["kind"]]
+    for entry in LedgerEntry.objects.filter(member=user):
+        source, target = BALANCE_MOVES[entry.kind]
         if source:
-            sums[source] -= row["s"]
+            sums[source] -= entry.amount.amount
         if target:
-            sums[target] += row["s"]
+            sums[target] += entry.amount.amount
     return sums

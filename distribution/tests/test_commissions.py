@@ -15,6 +15,7 @@ from distribution.models import Commission, CommissionRule, LedgerEntry, LevelTe
 from kamen.money import cny
 from kamen.testing import factories
 from orders import services as order_services
+from orders.models import Order
 
 from .conftest import balances, ledger_sums
 
@@ -65,7 +66,9 @@ def test_a_confirmation_sent_again_writes_nothing_more(chain, sku50, paid_order,
     pay(placed.payment)
 
     pay(placed.payment)
-    services.accrue_commissions(placed.order, payment=placed.payment)  # and called again by hand
+    with pytest.raises(IntegrityError), transaction.atomic():
+        # Called again by hand, past the order's one move to paid: the database refuses a second set.
+        services.accrue_commissions(Order.objects.get(pk=placed.order.pk), payment=placed.payment)
 
     assert Commission.objects.count() == 3 and LedgerEntry.objects.count() == 3
 
@@ -237,7 +240,7 @@ def test_a_refund_after_settlement_reverses_from_available_even_below_zero(chain
     refund(order, "50.00")
 
     assert balances(inviter) == {"pending": 0, "available": Decimal("-5.00"), "held": 0, "withdrawn": Decimal("10.00")}
-    assert LedgerEntry.objects.filter(account__user=inviter, kind="reversed_available").get().amount.amount == 5
+    assert LedgerEntry.objects.filter(member=inviter, kind="reversed_available").get().amount.amount == 5
 
 
 def test_settlement_of_many_earners_in_batches(chain, sku50, paid_order, settings):

@@ -147,3 +147,25 @@ def test_a_member_binds_an_inviter_from_the_dashboard_once(client, chain):
 
     assert Referrer.objects.get(user=member).inviter == inviter
     assert "already set" in response.content.decode()
+
+
+@pytest.mark.parametrize(("address", "flagged"), [("198.51.100.7", True), ("127.0.0.1", False)])
+def test_an_invitee_from_the_inviters_address_is_flagged_but_loopback_is_no_sign(db, address, flagged):
+    inviter = factories.UserFactory(email="boss@example.com")
+    services.record_sighting(inviter, device="", ip=address)
+    invitee = factories.UserFactory(email="new@example.com")
+
+    member = services.join(invitee, invite_code=code_of(inviter), device="another-phone", ip=address)
+
+    assert member.inviter == inviter
+    assert ("address" in member.flag) is flagged
+
+
+def test_signing_in_on_a_downline_members_device_flags_them(chain):
+    top, middle, bottom = chain(3)
+    services.record_sighting(bottom, device="shared-phone", ip=None)
+
+    services.record_sighting(top, device="shared-phone", ip=None)  # the reseller, on the same phone
+
+    assert Referrer.objects.get(user=bottom).flag and not Referrer.objects.get(user=middle).flag
+    assert not Referrer.objects.get(user=top).flag
