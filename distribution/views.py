@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.adapter import shop_site
 from catalog.models import Product, Sku
-from kamen.money import round_fen
 from kamen.templatetags.money import yuan
 
 from . import selectors, services
@@ -165,7 +164,7 @@ def withdrawals(request: HttpRequest) -> HttpResponse:
         try:
             withdrawal = services.request_withdrawal(
                 request.user,
-                amount=round_fen(data["amount"]) if data["amount"] == round_fen(data["amount"]) else data["amount"],
+                amount=data["amount"],
                 method=data["method"],
                 account=data["account"],
                 account_name=data["account_name"],
