@@ -71,3 +71,9 @@ def test_a_reseller_invites_a_friend_who_buys_and_the_dashboard_shows_it(live_se
     mine.goto(live_server.url + reverse("distribution:team"))
     assert "fr***@example.com" in mine.inner_text("body")
     mine.screenshot(path=str(ARTIFACTS / "promotion-team.png"), full_page=True)
+
+    # and on the withdrawal form the Alipay account is asked for only when the money goes to Alipay
+    mine.goto(live_server.url + reverse("distribution:withdrawals"))
+    assert mine.is_visible("input[name=account]")
+    mine.check("input[name=method][value=wallet]")
+    assert not mine.is_visible("input[name=account]")

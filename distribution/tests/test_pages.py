@@ -116,3 +116,16 @@ def test_the_qr_and_poster_are_pngs_for_the_members_own_link(client, business):
     (decoded,) = zxingcpp.read_barcodes(image)
     assert decoded.text.endswith(f"/r/{code}/?p={product.pk}")
     assert client.get(reverse("distribution:poster_png", args=[999999])).status_code == 404
+
+
+def test_the_next_page_keeps_the_filters(client, chain, paid_order):
+    inviter, buyer = chain(2)
+    sku = factories.SkuFactory(price="10.00")
+    factories.stock(sku, 25)
+    for _ in range(21):
+        paid_order(sku, quantity=1, user=buyer, deliver=False)
+    client.force_login(inviter)
+
+    page = client.get(reverse("distribution:commissions"), {"kind": "sale", "tier": "1"}).content.decode()
+
+    assert "?kind=sale&amp;tier=1&amp;page=2" in page

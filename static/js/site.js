@@ -448,10 +448,24 @@
     if (input) input.focus({ preventScroll: true });
   }
 
+  /* ---------------------------------------------------------------- withdrawal: Alipay fields */
+  // The account and real name matter only for a payout to Alipay; into the wallet they are hidden.
+  function setupWithdrawForm(form) {
+    var alipayOnly = form.querySelector("[data-alipay-only]");
+    if (!alipayOnly) return;
+    function update() {
+      var chosen = form.querySelector("input[name=method]:checked");
+      alipayOnly.hidden = chosen !== null && chosen.value !== "alipay";
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
   /* ---------------------------------------------------------------- start */
   Array.prototype.forEach.call(document.querySelectorAll("[data-buy-form]"), setupBuyForm);
   Array.prototype.forEach.call(document.querySelectorAll("[data-countdown]"), setupCountdown);
   Array.prototype.forEach.call(document.querySelectorAll("[data-order-poll]"), setupPolling);
   Array.prototype.forEach.call(document.querySelectorAll("[data-payment-poll]"), setupPaymentPolling);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-withdraw-form]"), setupWithdrawForm);
   revealFirstError();
 })();
