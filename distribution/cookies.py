@@ -31,23 +31,16 @@ class DeviceCookieMiddleware:
         response = self.get_response(request)
         new = getattr(request, "_kamen_new_device", "")
         if new:
-            response.set_cookie(
-                DEVICE_COOKIE,
-                new,
-                max_age=DEVICE_COOKIE_AGE,
-                httponly=True,
-                samesite="Lax",
-                secure=settings.SESSION_COOKIE_SECURE,
-            )
+            _set_cookie(response, DEVICE_COOKIE, new, max_age=DEVICE_COOKIE_AGE)
         return response
 
 
 def remember_inviter(response, code: str) -> None:
+    _set_cookie(response, INVITE_COOKIE, code, max_age=settings.INVITE_COOKIE_DAYS * 24 * 3600)
+
+
+def _set_cookie(response, name: str, value: str, *, max_age: int) -> None:
+    # Read by the server only, sent on links from other sites (an invite shared in WeChat).
     response.set_cookie(
-        INVITE_COOKIE,
-        code,
-        max_age=settings.INVITE_COOKIE_DAYS * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.SESSION_COOKIE_SECURE,
+        name, value, max_age=max_age, httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE
     )

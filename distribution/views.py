@@ -13,7 +13,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.adapter import shop_site
-from catalog.models import Product, Sku
+from catalog.models import Product
+from catalog.selectors import with_figures
+from kamen.parsing import parse_id
 from kamen.templatetags.money import yuan
 
 from . import selectors, services
@@ -44,9 +46,8 @@ def invite(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _visible_product(value: str) -> Product | None:
-    if not (value.isascii() and value.isdigit() and len(value) < 12):
-        return None
-    return Product.objects.filter(pk=int(value), status=Product.Status.APPROVED, is_on_shelf=True).first()
+    product_id = parse_id(value)
+    return Product.objects.visible().filter(pk=product_id).first() if product_id else None
 
 
 def _page(request: HttpRequest, queryset):
@@ -201,7 +202,7 @@ def withdrawal(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 def poster(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:50]
-    products = Product.objects.filter(status=Product.Status.APPROVED, is_on_shelf=True).order_by("-pk")
+    products = Product.objects.visible().order_by("-pk")
     if query:
         products = products.filter(title__icontains=query)
     return render(request, "distribution/poster.html", {"query": query, **_page(request, products)})
@@ -228,11 +229,11 @@ def poster_png(request: HttpRequest, product_id: int) -> HttpResponse:
 
 
 def _from_price(product: Product) -> str:
-    """「¥12.30 起」: the lowest retail price of the product's specs on sale."""
-    prices = sorted(sku.price for sku in Sku.objects.filter(product=product, is_active=True))
-    if not prices:
+    """「¥12.30 起」: the lowest retail price of the product's specs on sale, as its card shows it."""
+    (product,) = with_figures([product])
+    if product.min_price is None:
         return ""
-    return yuan(prices[0]) if len(prices) == 1 else _("%(price)s up") % {"price": yuan(prices[0])}
+    return _("%(price)s up") % {"price": yuan(product.min_price)} if product.price_varies else yuan(product.min_price)
 
 
 def _cover(product: Product) -> bytes | None:

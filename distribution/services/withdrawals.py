@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
@@ -117,7 +118,7 @@ def _check_request(amount: Decimal, *, method: str, account: str, account_name: 
 def _is_email(text: str) -> bool:
     try:
         validate_email(text)
-    except Exception:
+    except ValidationError:
         return False
     return len(text) <= 100
 
