@@ -13,6 +13,7 @@ from kamen.testing.database import django_db_setup  # noqa: F401  (one migration
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 pytest_plugins = [
+    "kamen.testing.api",
     "kamen.testing.browser",
     "kamen.testing.gateway",
     "kamen.testing.fake_alipay",

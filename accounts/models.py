@@ -462,3 +462,58 @@ class StaffAlert(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class ApiKey(models.Model):
+    """A key pair a reseller's program signs /api/v1/ requests with (kamen.api_signing).
+
+    The secret is never stored: it is derived from the key's id and salt with the server's
+    API_KEY_SECRET (accounts.api_keys.secret_of), shown once when the key is made, and only its hash
+    is kept, to tell a changed API_KEY_SECRET from a forged request. A copy of the database alone
+    signs nothing.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("member")
+    )
+    name = models.CharField(_("name"), max_length=40)
+    key_id = models.CharField(_("key"), max_length=40, unique=True, editable=False)
+    salt = models.CharField(max_length=32, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    # Addresses or networks (CIDR) the key works from, one per line; empty: any.
+    allowed_ips = models.TextField(_("allowed IP addresses"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def networks(self) -> list[str]:
+        return [line.strip() for line in self.allowed_ips.splitlines() if line.strip()]
+
+
+class ApiNonce(models.Model):
+    """A nonce a signed request used: the unique pair refuses a replay within the freshness window.
+    Rows older than the window are purged by beat."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "nonce"], name="api_nonce_once_per_key")]
+
+    def __str__(self) -> str:
+        return self.nonce

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
 
-from . import alerts, inbox
+from . import alerts, api_keys, inbox
 
 
 @shared_task(base=OutageTolerantTask, bind=True)
@@ -40,3 +40,8 @@ def send_staff_alert_task(alert_id: int) -> bool:
 @shared_task(base=OutageTolerantTask)
 def sweep_unsent_staff_alerts_task() -> int:
     return len(alerts.sweep_unsent_alerts())
+
+
+@shared_task(base=OutageTolerantTask)
+def purge_api_nonces_task() -> int:
+    return api_keys.purge_nonces()

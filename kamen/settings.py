@@ -6,6 +6,7 @@ payment provider for requests made on this machine only. DATABASE_URL and REDIS_
 PostgreSQL and a real Celery broker. KAMEN_ENV=production refuses to start without its secrets.
 """
 
+import hmac
 import ipaddress
 from datetime import timedelta
 from decimal import Decimal
@@ -108,6 +109,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "csp",
     "djmoney",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "kamen",
     "accounts",
     "catalog",
@@ -454,6 +458,8 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "orders.tasks.deliver_order_task": {"queue": "delivery"},
+    # A reseller's slow callback endpoint must not hold up delivery e-mails.
+    "orders.tasks.send_webhook_task": {"queue": "default"},
     "orders.tasks.send_*": {"queue": "mail"},
     "accounts.tasks.send_*": {"queue": "mail"},
 }
@@ -483,6 +489,8 @@ CELERY_BEAT_SCHEDULE = {
     "sync-refunds": {"task": "payments.tasks.sync_processing_refunds_task", "schedule": 300.0},
     "settle-commissions": {"task": "distribution.tasks.settle_commissions_task", "schedule": SETTLE_EVERY},
     "sync-withdrawals": {"task": "distribution.tasks.sync_sending_withdrawals_task", "schedule": 300.0},
+    "sweep-due-webhooks": {"task": "orders.tasks.sweep_due_webhooks_task", "schedule": SWEEP_EVERY},
+    "purge-api-nonces": {"task": "accounts.tasks.purge_api_nonces_task", "schedule": 600.0},
 }
 # /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer
 # records one every HEALTH_HEARTBEAT_SECONDS, beat whenever it publishes.
@@ -543,6 +551,45 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
 
 # ---------------------------------------------------------------------------------------------------
+# Downstream API /api/v1/ (resellers' programs)
+# ---------------------------------------------------------------------------------------------------
+# Keys' secrets are derived from this and never stored (accounts.api_keys): changing it voids every key.
+API_KEY_SECRET = (
+    env("API_KEY_SECRET", default="") or hmac.new(SECRET_KEY.encode(), b"kamen api keys", "sha256").hexdigest()
+)
+# Callbacks go to public addresses only; a test or a shop docked to another on its own network allows private ones.
+API_CALLBACKS_TO_PRIVATE_ADDRESSES = env.bool("API_CALLBACKS_TO_PRIVATE_ADDRESSES", default=False)
+API_WEBHOOK_TIMEOUT = env.float("API_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+REST_FRAMEWORK = {
+    # Each API view names its own (accounts.api.ApiView): nothing is signed in by a session here.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "kamen.api.handle_exception",
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE_LIMIT", default="1200/min")},
+    "COERCE_DECIMAL_TO_STRING": True,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kamen API",
+    "DESCRIPTION": (
+        "Buy from this shop by program: products at your member level's price, orders paid from your "
+        "wallet with your own order number as idempotency key, their codes once delivered, and signed "
+        "callbacks. Every request is signed with an API key made in the member dashboard."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+# ---------------------------------------------------------------------------------------------------
 # Logging
 # ---------------------------------------------------------------------------------------------------
 LOGGING = {
@@ -555,5 +602,6 @@ LOGGING = {
         "kamen": {"level": env("KAMEN_LOG_LEVEL", default="INFO")},
         "payments": {"level": env("KAMEN_LOG_LEVEL", default="INFO")},
         "orders": {"level": env("KAMEN_LOG_LEVEL", default="INFO")},
+        "catalog": {"level": env("KAMEN_LOG_LEVEL", default="INFO")},
     },
 }

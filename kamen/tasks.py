@@ -63,7 +63,7 @@ class OutageTolerantTask(Task):
         logger.error("task %s%r failed for good: %r", self.name, args, exc)
 
 
-def enqueue(task: Task, *args) -> bool:
+def enqueue(task: Task, *args, countdown: int = 0) -> bool:
     """Send `task` to its queue; returns False, logged, when the broker cannot be reached.
 
     Called from on_commit callbacks: the write already committed (a payment confirmed, a refund
@@ -71,7 +71,7 @@ def enqueue(task: Task, *args) -> bool:
     beat sweepers pick up what was not enqueued once the broker is back.
     """
     try:
-        task.delay(*args)
+        task.apply_async(args, countdown=countdown or None)
     except BrokerError:
         logger.exception("broker unreachable: %s%r not enqueued; the sweeper will pick it up", task.name, args)
         return False

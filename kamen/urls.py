@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("accounts.urls")),
     path("payments/", include("payments.urls")),
+    path("api/v1/", include("kamen.api_urls")),
     path("", include("distribution.urls")),
     path("", include("catalog.urls")),
 ]

@@ -13,11 +13,26 @@ from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
 
 from . import services
 from .models import Order
+from .services import webhooks
 
 
 @shared_task(base=OutageTolerantTask)
 def deliver_order_task(order_id: int) -> str:
     return services.deliver_order(order_id).status
+
+
+@shared_task(base=OutageTolerantTask)
+def send_webhook_task(delivery_id: int) -> int | None:
+    """One attempt at an API callback; a failed one is tried again after its back-off."""
+    retry_in = webhooks.send_webhook(delivery_id)
+    if retry_in is not None:
+        webhooks.enqueue_webhook(delivery_id, countdown=retry_in)
+    return retry_in
+
+
+@shared_task(base=OutageTolerantTask)
+def sweep_due_webhooks_task() -> int:
+    return len(webhooks.sweep_due_webhooks())
 
 
 @shared_task(base=OutageTolerantTask)

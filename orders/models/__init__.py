@@ -14,6 +14,7 @@ from .order import (
     price_adjustments,
 )
 from .points_mall import PointsRedemption, PointsReward
+from .webhooks import WebhookDelivery
 
 __all__ = [
     "LEVEL_PURPOSE",
@@ -32,6 +33,7 @@ __all__ = [
     "PointsRedemption",
     "PointsReward",
     "StaffQueueOrder",
+    "WebhookDelivery",
     "new_access_token",
     "new_order_number",
     "normalize_code",

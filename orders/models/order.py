@@ -107,6 +107,18 @@ class Order(models.Model):
     expires_at = models.DateTimeField(_("payment due"))
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # Orders a reseller's program placed through /api/v1/: the key it signed with, its own order
+    # number (one order per number, whatever is retried) and where to tell it the outcome.
+    api_key = models.ForeignKey(
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        verbose_name=_("API key"),
+    )
+    client_order_no = models.CharField(_("caller's order number"), max_length=64, blank=True)
+    callback_url = models.URLField(_("callback URL"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -117,7 +129,14 @@ class Order(models.Model):
             models.Index(fields=["status", "paid_at"], name="order_delivery_sweep"),
             models.Index(fields=["user", "-created_at"], name="order_by_user"),
         ]
-        constraints = [models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_quantity_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["user", "client_order_no"],
+                condition=~models.Q(client_order_no=""),
+                name="order_one_per_client_number",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -46,11 +46,13 @@ def place_order(
     payment_method: str,
     buyer_input: dict[str, str] | None = None,
     coupon: CouponChoice | None = None,
+    origin: dict | None = None,
 ) -> PlacedOrder:
     """Price the order on the server, reserve its codes, hold its coupon and open its payment — all or
     nothing. An order that costs nothing (a 100% coupon) is paid at once, without a gateway.
 
-    `buyer_input` holds the answers to the product's input fields, keyed by their form names.
+    `buyer_input` holds the answers to the product's input fields, keyed by their form names;
+    `origin` the fields of an order placed through the API (its key, the caller's number, callback).
     """
     product = sku.product
     try:
@@ -90,6 +92,7 @@ def place_order(
             pricing=quote.snapshot(),
             payment_method=FREE if free else payment_method,
             buyer_input=[answer.as_dict() for answer in answers if answer.value],
+            **(origin or {}),
         )
         if quote.coupon is not None:
             hold_coupon(order, coupon, discount=quote.coupon_discount)

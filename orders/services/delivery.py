@@ -19,6 +19,7 @@ from .mail import mail_when_committed
 from .messages import STAFF_QUEUE, K, alert_staff, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
+from .webhooks import order_finished
 
 logger = logging.getLogger("orders.services")
 
@@ -107,6 +108,7 @@ def _delivered(order: Order) -> None:
     """What follows every delivery, in its transaction: the buyer's points and messages, and the
     delivery e-mail."""
     tell_buyer(order, K.DELIVERED, event="delivered")
+    order_finished(order)
     if order.user_id is not None and order.total.amount > 0:
         earned = points.award_for_order(order.user, order.total, reference=order.number, note=order.product_title)
         if earned.entry is not None:
@@ -130,6 +132,7 @@ def fail_delivery(order: Order, reason: str) -> Order:
     logger.warning("order %s needs staff: %s", order.number, reason)
     transition(order, Order.Status.DELIVERY_FAILED, event=E.DELIVERY_FAILED, reason=reason)
     tell_buyer(order, K.DELIVERY_FAILED, event="delivery_failed")
+    order_finished(order)
     with shop_language():
         what = _("Delivery failed: %(reason)s") % {"reason": reason}
     alert_staff(order, STAFF_QUEUE, what=what)
