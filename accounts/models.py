@@ -397,6 +397,7 @@ class AlertChannel(models.Model):
         LOW_STOCK = "low_stock", _("Low stock on a spec")
         STAFF_QUEUE = "staff_queue", _("An order needs staff (manual delivery, failed delivery)")
         REFUND_REQUESTED = "refund_requested", _("A refund request is waiting")
+        SUPPLY = "supply", _("Suppliers: a cost above the price, a sync failing, nothing delivering")
 
     name = models.CharField(_("name"), max_length=40)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)

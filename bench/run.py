@@ -20,6 +20,7 @@ BENCHMARKS = {
     "import_codes": 120,
     "callback": 120,
     "commissions": 300,
+    "api_orders": 300,
     "outage": 900,
 }
 HERE = Path(__file__).resolve().parent

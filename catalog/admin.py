@@ -28,7 +28,17 @@ from kamen.templatetags.money import yuan
 from . import crypto, pricing, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
-from .models import BuyerField, CardCode, CardCodeReveal, Category, LevelPrice, Product, Sku, WholesaleTier
+from .models import (
+    BuyerField,
+    CardCode,
+    CardCodeReveal,
+    Category,
+    LevelPrice,
+    Product,
+    Sku,
+    SupplierProduct,
+    WholesaleTier,
+)
 from .selectors import code_count
 
 MASK = "••••••••"
@@ -289,6 +299,17 @@ class WholesaleTierInline(admin.TabularInline):
     extra = 0
 
 
+class SupplierProductInline(admin.TabularInline):
+    """Which suppliers supply an upstream SKU, at what cost, asked in which order."""
+
+    model = SupplierProduct
+    extra = 0
+    fields = ("supplier", "code", "name", "cost", "stock", "available", "priority", "synced_at")
+    readonly_fields = ("name", "stock", "available", "synced_at")
+    verbose_name = gettext_lazy("upstream supplier")
+    verbose_name_plural = gettext_lazy("upstream suppliers")
+
+
 @admin.register(Sku)
 class SkuAdmin(ShownOnListPagesAdmin):
     list_display = (
@@ -317,9 +338,15 @@ class SkuAdmin(ShownOnListPagesAdmin):
         "available",
         "reserved",
         "sold",
+        "routing",
+        "price_rule",
+        "margin",
+        "price_step",
+        "upstream_stock",
+        "halted_reason",
     )
-    readonly_fields = ("available", "reserved", "sold")
-    inlines = (WholesaleTierInline, LevelPriceInline)
+    readonly_fields = ("available", "reserved", "sold", "upstream_stock", "halted_reason")
+    inlines = (WholesaleTierInline, LevelPriceInline, SupplierProductInline)
     change_form_template = "admin/catalog/sku/change_form.html"
 
     def get_queryset(self, request):
@@ -367,7 +394,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
 
     @admin.display(description=gettext_lazy("card codes"))
     def import_link(self, sku: Sku) -> str:
-        if sku.is_manual:
+        if not sku.holds_codes:
             return "—"
         return format_html('<a href="{}">{}</a>', reverse("admin:catalog_sku_import", args=[sku.pk]), _("Import"))
 

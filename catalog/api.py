@@ -10,7 +10,7 @@ from kamen.api import Pages
 from .buyer_fields import field_name
 from .models import BuyerField, LevelPrice, Product, Sku
 from .pricing import viewer_unit_price
-from .selectors import code_count
+from .selectors import stock_count
 
 LOW_STOCK = 10
 
@@ -79,7 +79,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 def api_products(level):
     """Visible products with their active Skus (stock counted, the level's prices fetched) and input fields."""
-    skus = Sku.objects.filter(is_active=True).annotate(stock=code_count()).order_by("sort_order", "id")
+    skus = Sku.objects.filter(is_active=True).annotate(stock=stock_count()).order_by("sort_order", "id")
     if level is not None:
         skus = skus.prefetch_related(Prefetch("level_prices", queryset=LevelPrice.objects.filter(level=level)))
     return (

@@ -131,7 +131,21 @@ class Sku(models.Model):
     class DeliveryKind(models.TextChoices):
         CARD_CODES = "card", _("Card codes from stock")
         MANUAL = "manual", _("Manual delivery by staff")
-        # Upstream supplier delivery arrives with the supplier adapters.
+        UPSTREAM = "upstream", _("Bought from an upstream supplier")
+
+    class Routing(models.TextChoices):
+        PRIORITY = "priority", _("By supplier priority")
+        CHEAPEST = "cheapest", _("Cheapest in stock first")
+
+    class PriceRule(models.TextChoices):
+        FIXED = "fixed", _("Fixed: the retail price as entered")
+        COST_PLUS = "cost_plus", _("Cost plus a fixed margin (yuan)")
+        COST_PERCENT = "cost_percent", _("Cost plus a margin in per cent")
+
+    class PriceStep(models.TextChoices):
+        FEN = "0.01", _("to the fen")
+        JIAO = "0.10", _("up to 0.1 yuan")
+        YUAN = "1.00", _("up to 1 yuan")
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus", verbose_name=_("product"))
     name = models.CharField(_("spec"), max_length=60)
@@ -156,6 +170,24 @@ class Sku(models.Model):
         blank=True,
         help_text=_("Staff are alerted when this few free codes are left; empty: no alert."),
     )
+    # Upstream Skus (catalog.supply): which supplier is asked first, and the price template the
+    # supplier sync applies to the cost it reads.
+    routing = models.CharField(_("supplier routing"), max_length=16, choices=Routing.choices, default=Routing.PRIORITY)
+    price_rule = models.CharField(
+        _("price template"), max_length=16, choices=PriceRule.choices, default=PriceRule.FIXED
+    )
+    margin = models.DecimalField(
+        _("margin"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("Yuan or per cent over cost, as the price template says."),
+    )
+    price_step = models.CharField(_("rounding"), max_length=8, choices=PriceStep.choices, default=PriceStep.JIAO)
+    # What the mapped suppliers can sell now, summed by the sync: the stock shown for an upstream Sku.
+    upstream_stock = models.PositiveIntegerField(_("upstream stock"), default=0, editable=False)
+    # Set when the sync took the Sku off sale (its cost rose above a selling price); cleared when it is back.
+    halted_reason = models.CharField(_("taken off sale because"), max_length=200, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("SKU")
@@ -170,8 +202,18 @@ class Sku(models.Model):
     def is_manual(self) -> bool:
         return self.delivery_kind == self.DeliveryKind.MANUAL
 
+    @property
+    def is_upstream(self) -> bool:
+        return self.delivery_kind == self.DeliveryKind.UPSTREAM
+
+    @property
+    def holds_codes(self) -> bool:
+        """Whether orders of this Sku take codes from our own stock (reserved at checkout)."""
+        return self.delivery_kind == self.DeliveryKind.CARD_CODES
+
     def can_supply(self, quantity: int, *, stock: int) -> bool:
-        """Whether `quantity` can be sold now with `stock` free codes; staff deliver manual Skus by hand.
+        """Whether `quantity` can be sold now with `stock` (free codes, or what the suppliers have);
+        staff deliver manual Skus by hand.
 
         The one rule for "buyable": the product page, its script and checkout all follow it.
         """
@@ -368,3 +410,90 @@ class CardCodeReveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → #{self.code_id}"
+
+
+class Supplier(models.Model):
+    """An upstream supplier (上游货源) the shop buys from by API, through one adapter (catalog.suppliers)."""
+
+    name = models.CharField(_("name"), max_length=60)
+    adapter = models.CharField(_("adapter"), max_length=16)
+    base_url = models.URLField(_("API address"), max_length=300)
+    account = models.CharField(_("account / app key"), max_length=120)
+    secret_encrypted = models.TextField(editable=False)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    priority = models.IntegerField(_("priority"), default=10, help_text=_("Lower numbers are asked first."))
+    timeout_seconds = models.PositiveSmallIntegerField(_("timeout (s)"), default=10)
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("category for new products"),
+        help_text=_("Products newly found at this supplier arrive here, pending review."),
+    )
+    balance = MoneyField(
+        _("balance at the supplier"), max_digits=14, decimal_places=2, default_currency="CNY", null=True, blank=True
+    )
+    synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    sync_error = models.CharField(_("last sync error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("supplier")
+        verbose_name_plural = _("suppliers")
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    def config(self):
+        from .suppliers.base import SupplierConfig
+
+        callback = settings.SITE_URL + reverse("suppliers:notify", args=[self.pk])
+        return SupplierConfig(
+            base_url=self.base_url,
+            account=self.account,
+            secret=self.secret,
+            options=self.options or {},
+            timeout=float(self.timeout_seconds),
+            callback_url=callback,
+        )
+
+
+class SupplierProduct(models.Model):
+    """One product of a supplier as the sync last read it, and the Sku of ours it supplies."""
+
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.CASCADE, related_name="products", verbose_name=_("supplier")
+    )
+    sku = models.ForeignKey(
+        Sku, null=True, blank=True, on_delete=models.SET_NULL, related_name="supplies", verbose_name=_("our SKU")
+    )
+    code = models.CharField(_("supplier's product id"), max_length=64)
+    name = models.CharField(_("name at the supplier"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, default="card", editable=False)
+    cost = MoneyField(_("cost price"), max_digits=12, decimal_places=2, default_currency="CNY")
+    # None: the supplier does not say (sells without a limit).
+    stock = models.PositiveIntegerField(_("stock at the supplier"), null=True, blank=True)
+    available = models.BooleanField(_("on sale at the supplier"), default=True)
+    priority = models.IntegerField(
+        _("priority"), default=0, help_text=_("Among this SKU's suppliers, lower is asked first; then the supplier's.")
+    )
+    synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("supplier product")
+        verbose_name_plural = _("supplier products")
+        ordering = ["priority", "supplier__priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["supplier", "code"], name="supplier_product_unique_code"),
+            models.CheckConstraint(condition=models.Q(cost__gte=0), name="supplier_product_cost_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier} · {self.name or self.code}"

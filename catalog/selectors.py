@@ -4,7 +4,22 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Count, IntegerField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -25,6 +40,16 @@ def code_count(status: str = CardCode.Status.AVAILABLE, *, sku_ref: str = "pk") 
         .values("n")
     )
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def stock_count() -> Case:
+    """What a Sku row can sell now: its free codes, or for an upstream Sku what its suppliers have
+    (summed by the supplier sync)."""
+    return Case(
+        When(delivery_kind=Sku.DeliveryKind.UPSTREAM, then=F("upstream_stock")),
+        default=code_count(),
+        output_field=IntegerField(),
+    )
 
 
 def listing(*, category: Category | None = None, query: str = "") -> QuerySet[Product]:
@@ -86,16 +111,29 @@ def _member_figures(products: list[Product], level) -> None:
 
 
 def free_codes_by_product(product_ids: Iterable[int]) -> dict[int, int]:
-    """Free codes of each product's active Skus, by product id (products without any are left out)."""
-    return dict(
-        CardCode.objects.filter(
-            sku__product_id__in=list(product_ids), sku__is_active=True, status=CardCode.Status.AVAILABLE
-        )
+    """What each product's active Skus can sell now, by product id: free codes plus what upstream
+    suppliers have (products with nothing are left out). One query: the two counts in a UNION."""
+    product_ids = list(product_ids)
+    codes = (
+        CardCode.objects.filter(sku__product_id__in=product_ids, sku__is_active=True, status=CardCode.Status.AVAILABLE)
         .order_by()
         .values("sku__product_id")
         .annotate(n=Count("id"))
         .values_list("sku__product_id", "n")
     )
+    upstream = (
+        Sku.objects.filter(
+            product_id__in=product_ids, is_active=True, delivery_kind=Sku.DeliveryKind.UPSTREAM, upstream_stock__gt=0
+        )
+        .order_by()
+        .values("product_id")
+        .annotate(n=Sum("upstream_stock"))
+        .values_list("product_id", "n")
+    )
+    stock: dict[int, int] = {}
+    for product_id, count in codes.union(upstream, all=True):
+        stock[product_id] = stock.get(product_id, 0) + count
+    return stock
 
 
 def hot_products(limit: int = 8, level=None) -> list[Product]:
@@ -114,8 +152,8 @@ def sku_stock(product_id: int) -> dict[int, SkuStock]:
         Sku.objects.using(DEFAULT_DB_ALIAS)
         .filter(product_id=product_id, is_active=True)
         .select_related("product")
-        .only("delivery_kind", "product__min_per_order")
-        .annotate(free=code_count())
+        .only("delivery_kind", "upstream_stock", "product__min_per_order")
+        .annotate(free=stock_count())
     )
     return {sku.pk: SkuStock(sku.free, sku.can_supply(sku.product.min_per_order, stock=sku.free)) for sku in skus}
 

@@ -177,3 +177,28 @@ def reveal_code(code: CardCode, *, user: User, ip: str | None) -> tuple[str, str
     CardCodeReveal.objects.create(code=code, user=user, ip=ip or None)
     logger.info("card code %s revealed to %s from %s", code.pk, user, ip)
     return card_no, secret
+
+
+def store_upstream_codes(sku: Sku, *, order_id: int, codes: Iterable[tuple[str, str]]) -> int:
+    """Keep the codes a supplier delivered for an order as sold codes of `sku`, encrypted like our own.
+
+    A code this Sku already holds (the supplier sent one it sold before) raises IntegrityError, which
+    rolls the delivery back: the order goes to staff rather than out with a used code.
+    """
+    now = timezone.now()
+    rows = [
+        CardCode(
+            sku=sku,
+            fingerprint=crypto.fingerprint(card_no, secret),
+            card_no_encrypted=crypto.encrypt(card_no) if card_no else "",
+            card_no_tail=card_no[-2:],
+            secret_encrypted=crypto.encrypt(secret),
+            status=CardCode.Status.SOLD,
+            order_id=order_id,
+            sold_at=now,
+        )
+        for card_no, secret in codes
+    ]
+    with transaction.atomic():
+        CardCode.objects.bulk_create(rows)
+    return len(rows)

@@ -18,6 +18,7 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from . import api_signing
 
@@ -34,7 +35,22 @@ class ApiError(Exception):
 
 
 class ApiUnavailable(Exception):
-    """The call failed in a way that may pass: it is safe to ask again."""
+    """The call failed in a way that may pass: it is safe to ask again. `sent` is False when the
+    request surely never reached the shop (nothing it asked for can have happened)."""
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    # A connect timeout, a refused connection or an unknown name: the request was never written.
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError) or isinstance(error, requests.ReadTimeout):
+        return False
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 class KamenClient:
@@ -86,7 +102,7 @@ class KamenClient:
         try:
             response = self.session.request(method, url, data=payload or None, headers=headers, timeout=self.timeout)
         except requests.RequestException as error:
-            raise ApiUnavailable(f"{method} {path}: {error}") from error
+            raise ApiUnavailable(f"{method} {path}: {error}", sent=not _never_sent(error)) from error
         return self._answer(response)
 
     def signed_headers(self, method: str, path: str, query: str, body: bytes) -> dict[str, str]:
@@ -105,7 +121,9 @@ class KamenClient:
 
     @staticmethod
     def _answer(response) -> dict:
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code == 429:  # refused before anything was done
+            raise ApiUnavailable("HTTP 429: rate limited", sent=False)
+        if response.status_code >= 500:
             raise ApiUnavailable(f"HTTP {response.status_code}")
         try:
             data = response.json()

@@ -439,6 +439,18 @@ WITHDRAWAL_FEE_PERCENT = Decimal(env("WITHDRAWAL_FEE_PERCENT", default="0"))
 SETTLE_EVERY = float(env.int("SETTLE_EVERY_SECONDS", default=600))
 
 # ---------------------------------------------------------------------------------------------------
+# Upstream suppliers (catalog/suppliers/)
+# ---------------------------------------------------------------------------------------------------
+SUPPLIER_ADAPTERS = ["catalog.suppliers.kamen.KamenAdapter", "catalog.suppliers.fulu.FuluAdapter"]
+# Products newly found upstream are priced at cost plus this many per cent until staff review them.
+SUPPLIER_DEFAULT_MARGIN_PERCENT = Decimal(env("SUPPLIER_DEFAULT_MARGIN_PERCENT", default="10"))
+SUPPLIER_SYNC_EVERY = float(env.int("SUPPLIER_SYNC_EVERY_SECONDS", default=180))
+# An upstream order not delivered this long after payment goes to the staff queue, every attempt logged.
+UPSTREAM_DELIVERY_DEADLINE = timedelta(seconds=env.int("UPSTREAM_DELIVERY_DEADLINE_SECONDS", default=300))
+# A supplier that could not be reached is asked again after this long (other suppliers meanwhile).
+UPSTREAM_RETRY_SECONDS = env.int("UPSTREAM_RETRY_SECONDS", default=10)
+
+# ---------------------------------------------------------------------------------------------------
 # Celery
 # ---------------------------------------------------------------------------------------------------
 # One retry policy for every task (kamen.tasks.OutageTolerantTask): exponential back-off with jitter.
@@ -491,6 +503,8 @@ CELERY_BEAT_SCHEDULE = {
     "sync-withdrawals": {"task": "distribution.tasks.sync_sending_withdrawals_task", "schedule": 300.0},
     "sweep-due-webhooks": {"task": "orders.tasks.sweep_due_webhooks_task", "schedule": SWEEP_EVERY},
     "purge-api-nonces": {"task": "accounts.tasks.purge_api_nonces_task", "schedule": 600.0},
+    "sync-suppliers": {"task": "catalog.tasks.sync_suppliers_task", "schedule": SUPPLIER_SYNC_EVERY},
+    "advance-upstream-purchases": {"task": "orders.tasks.advance_upstream_orders_task", "schedule": 10.0},
 }
 # /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer
 # records one every HEALTH_HEARTBEAT_SECONDS, beat whenever it publishes.
@@ -588,11 +602,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
-
-# ---------------------------------------------------------------------------------------------------
-# Upstream suppliers (catalog/suppliers/)
-# ---------------------------------------------------------------------------------------------------
-SUPPLIER_ADAPTERS = ["catalog.suppliers.kamen.KamenAdapter", "catalog.suppliers.fulu.FuluAdapter"]
 
 # ---------------------------------------------------------------------------------------------------
 # Logging

@@ -30,6 +30,7 @@ from payments.services import RefundError
 from . import selectors, services
 from .forms_admin import ApproveRefundForm, DeclineRefundForm, ManualDeliveryForm, RefundForm
 from .models import IllegalTransition, Order, OrderEvent, OrderPayment, StaffQueueOrder
+from .supplier_admin import UpstreamPurchaseInline
 
 ORDER_FIELDS = (
     "number",
@@ -159,7 +160,7 @@ class OrderAdmin(OrderDisplayMixin, ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = (*ORDER_FIELDS, "refund_status", "refunded", "refund_list")
     readonly_fields = fields
-    inlines = (PaymentInline, OrderEventInline)
+    inlines = (PaymentInline, UpstreamPurchaseInline, OrderEventInline)
     change_form_template = "admin/orders/order/change_form.html"
 
     @admin.display(description=gettext_lazy("refunds"))
@@ -209,7 +210,7 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     search_fields = ("=number", "contact_email")
     fields = ORDER_FIELDS
     readonly_fields = ORDER_FIELDS
-    inlines = (OrderEventInline,)
+    inlines = (UpstreamPurchaseInline, OrderEventInline)
     actions = ("retry_stock_delivery",)
     change_form_template = "admin/orders/staffqueueorder/change_form.html"
 

@@ -8,6 +8,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from accounts.api import ApiView
+from catalog.buyer_fields import field_name
 from catalog.models import CardCode, Product, Sku
 from kamen.api import ApiProblem, Pages
 
@@ -30,7 +31,7 @@ class OrderRequest(serializers.Serializer):
     buyer_input = serializers.DictField(
         child=serializers.CharField(max_length=64, allow_blank=True),
         required=False,
-        help_text="Answers to the product's buyer_fields, keyed by their name.",
+        help_text="Answers to the product's buyer_fields, keyed by their name or their label.",
     )
 
 
@@ -112,7 +113,7 @@ class OrderList(ApiView, generics.ListAPIView):
                 quantity=data["quantity"],
                 client_order_no=data["client_order_no"],
                 callback_url=data.get("callback_url", ""),
-                buyer_input=data.get("buyer_input"),
+                buyer_input=_answers_by_name(sku, data.get("buyer_input") or {}),
             )
         except OutOfStock as refused:
             raise ApiProblem("OUT_OF_STOCK", str(refused), status_code=status.HTTP_409_CONFLICT) from None
@@ -128,6 +129,13 @@ class OrderList(ApiView, generics.ListAPIView):
             raise serializers.ValidationError(error.message_dict) from None
         answer = status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK
         return Response(OrderSerializer(placed.order).data, status=answer)
+
+
+def _answers_by_name(sku: Sku, answers: dict[str, str]) -> dict[str, str]:
+    """Answers may be keyed by a field's name (input_12) or by its label (游戏账号), as another
+    kamen shop sends them."""
+    names = {field.label: field_name(field) for field in sku.product.buyer_fields.all()}
+    return {names.get(key, key): value for key, value in answers.items()}
 
 
 def _buyable_sku(sku_id: int) -> Sku:

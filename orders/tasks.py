@@ -13,7 +13,7 @@ from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
 
 from . import services
 from .models import Order
-from .services import webhooks
+from .services import upstream, webhooks
 
 
 @shared_task(base=OutageTolerantTask)
@@ -33,6 +33,12 @@ def send_webhook_task(delivery_id: int) -> int | None:
 @shared_task(base=OutageTolerantTask)
 def sweep_due_webhooks_task() -> int:
     return len(webhooks.sweep_due_webhooks())
+
+
+@shared_task(base=OutageTolerantTask)
+def advance_upstream_orders_task() -> int:
+    """Upstream orders with a step due (a query after back-off, a retry after an outage, the deadline)."""
+    return len(upstream.advance_upstream_orders())
 
 
 @shared_task(base=OutageTolerantTask)

@@ -14,6 +14,7 @@ from .order import (
     price_adjustments,
 )
 from .points_mall import PointsRedemption, PointsReward
+from .upstream import UpstreamPurchase
 from .webhooks import WebhookDelivery
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "PointsRedemption",
     "PointsReward",
     "StaffQueueOrder",
+    "UpstreamPurchase",
     "WebhookDelivery",
     "new_access_token",
     "new_order_number",

@@ -209,6 +209,10 @@ class OrderEvent(models.Model):
         EMAIL_FAILED = "email_failed", _("Delivery e-mail failed, to be sent again")
         EMAIL_SENT = "email_sent", _("Delivery e-mail sent")
         COUPON_HONOURED = "coupon_honoured", _("Paid late after its coupon was used up; the price paid stands")
+        # Upstream delivery (orders.services.upstream): every attempt at a supplier, and its end.
+        UPSTREAM_ORDERING = "upstream_ordering", _("Ordering from a supplier")
+        UPSTREAM_FAILED = "upstream_failed", _("A supplier attempt failed, nothing bought")
+        DELIVERED_LATE = "delivered_late", _("Delivered by the supplier after going to staff")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)
@@ -250,7 +254,7 @@ MOVES: dict[tuple[str, str], set[str]] = {
     (S.PAID, S.AWAITING_MANUAL): {E.AWAITING_MANUAL},
     (S.PAID, S.DELIVERY_FAILED): {E.DELIVERY_FAILED},
     (S.AWAITING_MANUAL, S.DELIVERED): {E.DELIVERED_MANUALLY},
-    (S.DELIVERY_FAILED, S.DELIVERED): {E.DELIVERED_MANUALLY, E.DELIVERY_RETRIED},
+    (S.DELIVERY_FAILED, S.DELIVERED): {E.DELIVERED_MANUALLY, E.DELIVERY_RETRIED, E.DELIVERED_LATE},
     (S.PAID, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.AWAITING_MANUAL, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.DELIVERY_FAILED, S.CANCELLED): {E.CANCELLED_REFUNDED},

@@ -143,7 +143,7 @@ def _create_order(sku: Sku, *, user: User | None, quantity: int, **fields) -> Or
         **fields,
     )
     OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, to_status=order.status, actor=user)
-    if not sku.is_manual and reserve_codes(order, quantity) != quantity:
+    if sku.holds_codes and reserve_codes(order, quantity) != quantity:
         raise OutOfStock(str(OUT_OF_STOCK))
     return order
 

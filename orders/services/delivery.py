@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from accounts import points
 from accounts.models import User
 from catalog import crypto
-from catalog.models import CardCode
+from catalog.models import CardCode, Sku
 from kamen.tasks import enqueue
 
 from ..locks import lock_order
@@ -19,6 +19,7 @@ from .mail import mail_when_committed
 from .messages import STAFF_QUEUE, K, alert_staff, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
+from .upstream import deliver_upstream
 from .webhooks import order_finished
 
 logger = logging.getLogger("orders.services")
@@ -36,7 +37,7 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
     transition(order, Order.Status.PAID, event=E.PAID_LATE if late else E.PAID, payment=payment_id)
     use_coupon(order)
     tell_buyer(order, K.PAID, event="paid")
-    if late and not order.sku.is_manual:
+    if late and order.sku.holds_codes:
         missing = order.quantity - CardCode.objects.filter(order=order).count()
         if reserve_codes(order, missing) != missing:
             fail_delivery(order, _("Paid after the order expired and the stock is gone; refund or restock."))
@@ -53,6 +54,10 @@ def enqueue_delivery(order_id: int) -> None:
 
 def deliver_order(order_id: int) -> Order:
     """Turn a paid order's reserved codes into sold ones and the order into delivered. Safe to run twice."""
+    upstream = Order.objects.filter(pk=order_id, sku__delivery_kind=Sku.DeliveryKind.UPSTREAM).exists()
+    if upstream:
+        # Its steps call the supplier, which never happens under the order's lock: they take it themselves.
+        return deliver_upstream(order_id)
     with transaction.atomic():
         order = lock_order(order_id)
         if order.status != Order.Status.PAID:
@@ -91,7 +96,7 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
     """Staff send a failed order through stock delivery again, e.g. after importing codes."""
     with transaction.atomic():
         order = lock_order(order.pk)
-        if order.status != Order.Status.DELIVERY_FAILED or order.sku.is_manual:
+        if order.status != Order.Status.DELIVERY_FAILED or not order.sku.holds_codes:
             raise IllegalTransition(_("Only a failed stock-delivery order can be retried."))
         held = CardCode.objects.filter(order=order).count()
         if reserve_codes(order, order.quantity - held) != order.quantity - held:
