@@ -71,7 +71,10 @@ def enqueue(task: Task, *args, countdown: int = 0) -> bool:
     beat sweepers pick up what was not enqueued once the broker is back.
     """
     try:
-        task.apply_async(args, countdown=countdown or None)
+        if countdown:
+            task.apply_async(args, countdown=countdown)
+        else:
+            task.delay(*args)
     except BrokerError:
         logger.exception("broker unreachable: %s%r not enqueued; the sweeper will pick it up", task.name, args)
         return False

@@ -40,6 +40,12 @@ def sku_admin_form(sku, *, price: str | None = None, cost: str = "", tiers=()) -
         "tiers-INITIAL_FORMS": 0,
         "level_prices-TOTAL_FORMS": 0,
         "level_prices-INITIAL_FORMS": 0,
+        "supplies-TOTAL_FORMS": 0,
+        "supplies-INITIAL_FORMS": 0,
+        "routing": sku.routing,
+        "price_rule": sku.price_rule,
+        "margin": str(sku.margin),
+        "price_step": sku.price_step,
     }
     for index, (quantity, unit_price) in enumerate(tiers):
         data |= {

@@ -22,8 +22,9 @@ from django.utils import timezone
 from hypothesis import strategies as st
 
 from accounts.services import credit_wallet
+from catalog import crypto
 from catalog import services as catalog_services
-from catalog.models import CardCode
+from catalog.models import CardCode, Supplier
 from distribution import services as distribution_services
 from kamen.money import cny
 from kamen.testing import factories, urlwalk
@@ -107,6 +108,9 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
     Group.objects.create(name="客服")
     EmailAddress.objects.create(user=shopper, email=shopper.email, primary=True, verified=True)
 
+    supplier = Supplier(name="上游", adapter="kamen", base_url="https://up.example", account="ak_walk")
+    supplier.secret_encrypted = crypto.encrypt("walk-secret")
+    supplier.save()
     product = sku.product
     common = {
         "pk": str(product.pk),
@@ -126,6 +130,7 @@ def world(db, settings, pay, shopper, staff, alipay_enabled, wechat_enabled, uni
         "member_id": str(shopper.pk),
         "product_id": str(product.pk),
         "action": "send",
+        "supplier_id": str(supplier.pk),
     }
     world = World(users={"guest": None, "shopper": shopper, "staff": staff})
     world.values["guest"] = {
