@@ -11,6 +11,7 @@ from catalog.models import LevelPrice, Sku, Supplier, SupplierProduct
 from catalog.selectors import free_codes_by_product, sku_stock
 from catalog.supply import UNLIMITED_STOCK, refresh_upstream_skus, route, templated_price
 from kamen.testing import factories
+from kamen.testing.fake_fulu import fake_fulu  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +97,46 @@ def test_a_cost_above_a_selling_price_takes_the_sku_off_sale_and_alerts_staff_th
     refresh_upstream_skus(Sku.objects.filter(pk=sku.pk))
     sku.refresh_from_db()
     assert sku.is_active and sku.halted_reason == ""
+
+
+def fulu_supplier(fake, **fields) -> Supplier:
+    row = Supplier(name="福禄", adapter="fulu", base_url=fake.url, account=fake.app_key, timeout_seconds=2, **fields)
+    row.secret_encrypted = crypto.encrypt(fake.app_secret)
+    row.save()
+    return row
+
+
+def test_the_sync_reads_a_suppliers_products_and_new_ones_wait_for_review(fake_fulu):  # noqa: F811
+    from catalog.models import Product
+    from catalog.supply import sync_supplier
+
+    fake_fulu.add_product(201, "腾讯Q币10元", "9.20", stock=30)
+    source = fulu_supplier(fake_fulu)
+    result = sync_supplier(source)
+    assert (result.error, result.products, result.new) == ("", 1, 1)
+    row = SupplierProduct.objects.get(supplier=source, code="201")
+    assert (row.cost.amount, row.kind) == (Decimal("9.20"), "card")
+    product = row.sku.product
+    assert product.status == Product.Status.PENDING and not product.is_on_shelf
+    assert row.sku.price.amount == Decimal("10.20")  # 9.20 + 10 %, up to the jiao
+    source.refresh_from_db()
+    assert source.balance.amount == Decimal("1000.00") and source.synced_at is not None
+    # The supplier runs out, then drops the product: shown sold out either way, nothing new made.
+    fake_fulu.products[201].stock = 0
+    assert sync_supplier(source).new == 0
+    assert Sku.objects.get(pk=row.sku_id).upstream_stock == 0
+    del fake_fulu.products[201]
+    sync_supplier(source)
+    assert not SupplierProduct.objects.get(pk=row.pk).available
+    assert Product.objects.count() == 1
+
+
+def test_a_sync_that_cannot_reach_the_supplier_is_recorded_and_changes_nothing(fake_fulu):  # noqa: F811
+    from catalog.supply import sync_supplier
+
+    source = fulu_supplier(fake_fulu)
+    fake_fulu.down = True
+    result = sync_supplier(source)
+    source.refresh_from_db()
+    assert result.error and source.sync_error == result.error[:300]
+    assert not SupplierProduct.objects.exists()
