@@ -10,13 +10,17 @@ from django.utils.translation import gettext_lazy as _
 
 def check_public_url(url: str, *, allow_private: bool) -> None:
     """Raise ValidationError unless `url` is http(s) to a host whose every address is public."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of range or not a number raises here
+    except ValueError:
+        raise ValidationError(_("Enter an http:// or https:// address.")) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError(_("Enter an http:// or https:// address."))
     if allow_private:
         return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
     except (OSError, UnicodeError):
         raise ValidationError(_("The host of this address cannot be found.")) from None
     for address in addresses:
