@@ -48,13 +48,16 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def handle_exception(exc, context) -> Response | None:
+    """DRF's answer in our envelope; anything DRF does not know is logged and answered as JSON too,
+    so a program never has to read an HTML error page."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        logger.exception("API error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(error_body("SERVER_ERROR", "Something went wrong on our side; try again."), status=500)
     if isinstance(exc, ApiProblem):
         code, message, fields = exc.error_code, str(exc.detail), None
     else:
@@ -81,3 +84,48 @@ class Pages(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "A stable code: programs branch on it."},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "Validation errors by field name.",
+                },
+            },
+        }
+    },
+}
+# What every signed operation may answer besides its own success, and what each status means.
+REFUSALS = {
+    "400": "The request has invalid fields (VALIDATION_ERROR, MALFORMED_REQUEST) or was refused (ORDER_REFUSED).",
+    "401": "The signature was refused (INVALID_SIGNATURE).",
+    "402": "The wallet balance does not cover the order (INSUFFICIENT_BALANCE).",
+    "404": "Nothing of yours by that id (NOT_FOUND).",
+    "409": "Out of stock (OUT_OF_STOCK), or the order number is taken by another order (DUPLICATE_ORDER).",
+    "429": "Too many requests for this key (RATE_LIMITED).",
+}
+ONLY_WHEN_ORDERING = {"402", "409"}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the error envelope as a component, and the refusals each
+    operation can answer with it."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            for status_code, description in REFUSALS.items():
+                if status_code in ONLY_WHEN_ORDERING and not (method == "post" and path.endswith("/orders/")):
+                    continue
+                operation["responses"].setdefault(status_code, {"description": description, "content": reference})
+    return result

@@ -178,3 +178,24 @@ def test_each_key_is_rate_limited(api, monkeypatch):
     answers = [api.get("/api/v1/balance/").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
     assert api.get("/api/v1/balance/").json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_refusals_outside_the_api_views_are_json_too(api, client):
+    # Refused by the shop's input guard before any view: still the envelope, never a page.
+    unreadable = client.get("/api/v1/products/?page=%00")
+    assert (unreadable.status_code, unreadable["Content-Type"]) == (400, "application/json")
+    assert unreadable.json()["error"]["code"] == "MALFORMED_REQUEST"
+    missing = client.get("/api/v1/nothing-here/")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_an_unexpected_error_in_an_api_view_answers_the_json_envelope(api, monkeypatch):
+    from accounts.api import BalanceView
+
+    def broken(self, request):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(BalanceView, "get", broken)
+    api.client.raise_request_exception = False
+    answer = api.get("/api/v1/balance/")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (500, "SERVER_ERROR")
