@@ -292,10 +292,14 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
         except (services.OutOfStock, IllegalTransition) as error:
             self.message_user(request, f"{order.number}: {error}", messages.ERROR)
             return False
-        self.message_user(request, _("Order %(number)s delivered from stock.") % {"number": order.number})
+        if order.sku.is_upstream:
+            done = _("Order %(number)s sent to the suppliers again.")
+        else:
+            done = _("Order %(number)s delivered from stock.")
+        self.message_user(request, done % {"number": order.number})
         return True
 
-    @admin.action(description=gettext_lazy("Retry stock delivery"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Retry delivery (from stock, or the suppliers)"), permissions=["change"])
     def retry_stock_delivery(self, request, queryset):
         for order in queryset:
             self._retry(request, order)

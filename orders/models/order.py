@@ -213,6 +213,7 @@ class OrderEvent(models.Model):
         UPSTREAM_ORDERING = "upstream_ordering", _("Ordering from a supplier")
         UPSTREAM_FAILED = "upstream_failed", _("A supplier attempt failed, nothing bought")
         DELIVERED_LATE = "delivered_late", _("Delivered by the supplier after going to staff")
+        UPSTREAM_RETRIED = "upstream_retried", _("Sent to the suppliers again by staff")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)
@@ -255,6 +256,7 @@ MOVES: dict[tuple[str, str], set[str]] = {
     (S.PAID, S.DELIVERY_FAILED): {E.DELIVERY_FAILED},
     (S.AWAITING_MANUAL, S.DELIVERED): {E.DELIVERED_MANUALLY},
     (S.DELIVERY_FAILED, S.DELIVERED): {E.DELIVERED_MANUALLY, E.DELIVERY_RETRIED, E.DELIVERED_LATE},
+    (S.DELIVERY_FAILED, S.PAID): {E.UPSTREAM_RETRIED},
     (S.PAID, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.AWAITING_MANUAL, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.DELIVERY_FAILED, S.CANCELLED): {E.CANCELLED_REFUNDED},

@@ -19,7 +19,7 @@ from .mail import mail_when_committed
 from .messages import STAFF_QUEUE, K, alert_staff, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
 from .states import transition
-from .upstream import deliver_upstream
+from .upstream import deliver_upstream, retry_upstream_delivery
 from .webhooks import order_finished
 
 logger = logging.getLogger("orders.services")
@@ -93,7 +93,10 @@ def deliver_manually(order: Order, *, content: str, actor: User) -> Order:
 
 
 def retry_delivery(order: Order, *, actor: User) -> Order:
-    """Staff send a failed order through stock delivery again, e.g. after importing codes."""
+    """Staff send a failed order through delivery again: from stock after importing codes, or an
+    upstream order round its suppliers."""
+    if order.sku.is_upstream:
+        return retry_upstream_delivery(order, actor=actor)
     with transaction.atomic():
         order = lock_order(order.pk)
         if order.status != Order.Status.DELIVERY_FAILED or not order.sku.holds_codes:

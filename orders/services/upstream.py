@@ -41,7 +41,7 @@ from kamen.money import cny
 from kamen.tasks import enqueue
 
 from ..locks import lock_order
-from ..models import Order, OrderEvent, UpstreamPurchase
+from ..models import IllegalTransition, Order, OrderEvent, UpstreamPurchase
 from .states import record_event, transition
 
 logger = logging.getLogger("orders.upstream")
@@ -104,8 +104,14 @@ def _claim_query(purchase: UpstreamPurchase, now) -> Step | None:
     return Step(purchase=purchase, kind="query")
 
 
+def _round_started(order: Order):
+    """When the current round of attempts began: payment, or staff sending the order round again."""
+    retried = order.events.filter(type=E.UPSTREAM_RETRIED).order_by("-id").values_list("created_at", flat=True).first()
+    return retried or order.paid_at
+
+
 def _hand_to_staff_if_late(order: Order, now, *, waiting_for: UpstreamPurchase | None = None) -> bool:
-    if order.status != Order.Status.PAID or now - order.paid_at < settings.UPSTREAM_DELIVERY_DEADLINE:
+    if order.status != Order.Status.PAID or now - _round_started(order) < settings.UPSTREAM_DELIVERY_DEADLINE:
         return False
     from .delivery import fail_delivery
 
@@ -132,7 +138,8 @@ def attempts_summary(order: Order) -> str:
 
 
 def _start_purchase(order: Order, now) -> Step | None:
-    tried = list(order.purchases.all())
+    attempts = order.purchases.count()
+    tried = list(order.purchases.filter(created_at__gte=_round_started(order)))
     refused = {p.supplier_id for p in tried if p.failure in ("refused", "not_found")}
     resting = {
         p.supplier_id
@@ -157,7 +164,7 @@ def _start_purchase(order: Order, now) -> Step | None:
         order=order,
         supplier=chosen.supplier,
         supplier_product=chosen,
-        key=f"{order.number}-{len(tried) + 1}",
+        key=f"{order.number}-{attempts + 1}",
         expected_cost=cny(chosen.cost.amount * order.quantity),
     )
     record_event(order, E.UPSTREAM_ORDERING, supplier=chosen.supplier.name, key=purchase.key)
@@ -284,6 +291,21 @@ def _delivered(order: Order, purchase: UpstreamPurchase, result: UpstreamOrder) 
     else:
         return  # refunded meanwhile: the goods are on record with the purchase, for staff
     after_delivery(order)
+
+
+def retry_upstream_delivery(order: Order, *, actor) -> Order:
+    """Staff send an order from the queue round the suppliers again (restocked there, a supplier back
+    up): a new round of attempts with a new deadline. Only when nothing is in flight, so never twice."""
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        in_flight = order.purchases.filter(state__in=[P.ORDERING, P.PROCESSING, P.UNKNOWN]).exists()
+        if order.status != Order.Status.DELIVERY_FAILED or not order.sku.is_upstream or in_flight:
+            raise IllegalTransition(_("Only a failed upstream order with no purchase in flight can be sent again."))
+        order.abnormal_reason = ""
+        order.save(update_fields=["abnormal_reason"])
+        transition(order, Order.Status.PAID, event=E.UPSTREAM_RETRIED, actor=actor)
+        transaction.on_commit(lambda: enqueue_step(order.pk))
+    return order
 
 
 def enqueue_step(order_id: int, *, countdown: int = 0) -> None:

@@ -226,3 +226,42 @@ def test_a_direct_top_up_goes_to_the_account_the_buyer_entered(gateways, django_
     assert topped_up.charge_account == "123456789"
     assert topped_up.order_id in order.manual_delivery and not CardCode.objects.filter(order=order).exists()
     assert UpstreamPurchase.objects.get(order=order).state == "delivered"
+
+
+def test_staff_send_a_queued_order_round_the_suppliers_again(shop, staff, django_capture_on_commit_callbacks):
+    from orders.models import IllegalTransition
+    from orders.services import retry_delivery
+
+    sku, first, second = shop
+    first.error_code = second.error_code = CODE_OUT_OF_STOCK
+    order = buy(sku, django_capture_on_commit_callbacks)
+    assert order.status == Order.Status.DELIVERY_FAILED
+    first.error_code = second.error_code = None  # the first supplier restocked
+    with django_capture_on_commit_callbacks(execute=True):
+        retry_delivery(order, actor=staff)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and order.abnormal_reason == ""
+    assert list(order.purchases.values_list("key", "state")) == [
+        (f"{order.number}-1", "failed"),
+        (f"{order.number}-2", "failed"),
+        (f"{order.number}-3", "delivered"),
+    ]
+    assert order.events.filter(type=OrderEvent.Type.UPSTREAM_RETRIED, actor=staff).exists()
+    with pytest.raises(IllegalTransition):  # delivered: nothing to send again
+        retry_delivery(order, actor=staff)
+
+
+def test_an_order_still_asking_a_supplier_cannot_be_sent_again(shop, staff, django_capture_on_commit_callbacks):
+    from orders.models import IllegalTransition
+    from orders.services import retry_delivery
+
+    sku, first, second = shop
+    first.processing = True
+    order = buy(sku, django_capture_on_commit_callbacks)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        advance_upstream_orders()
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERY_FAILED
+    with pytest.raises(IllegalTransition):
+        retry_delivery(order, actor=staff)
+    assert second.orders == {}
