@@ -77,15 +77,13 @@ class SupplierAdmin(ShopAdmin):
         fields = list(SupplierForm.Meta.fields)
         return fields + (list(self.readonly_fields) if obj else [])
 
-    def changelist_view(self, request, extra_context=None):
-        self._figures = None
-        return super().changelist_view(request, extra_context)
-
-    def _figures_of(self, supplier):
-        # The page's suppliers in one query, on the first column that needs them.
-        if getattr(self, "_figures", None) is None:
-            self._figures = figures_by_supplier(list(Supplier.objects.values_list("pk", flat=True)))
-        return self._figures.get(supplier.pk)
+    @staticmethod
+    def _figures_of(supplier):
+        # Kept on the row, not on this admin (one instance serves every request at once): one query
+        # per supplier, of which a shop has a handful.
+        if not hasattr(supplier, "figures_30_days"):
+            supplier.figures_30_days = figures_by_supplier([supplier.pk]).get(supplier.pk)
+        return supplier.figures_30_days
 
     @admin.display(description=gettext_lazy("balance"))
     def balance_shown(self, supplier: Supplier) -> str:
@@ -110,7 +108,6 @@ class SupplierAdmin(ShopAdmin):
 
     @admin.display(description=gettext_lazy("last 30 days"))
     def figures(self, supplier: Supplier) -> str:
-        self._figures = figures_by_supplier([supplier.pk])
         found = self._figures_of(supplier)
         if found is None:
             return _("No purchases yet.")
