@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 from djmoney.money import Money
 
+from kamen import audit
 from kamen.money import cny
 
 from . import inbox
@@ -61,6 +62,15 @@ def _move(
     )
     user.level = level
     user.save(update_fields=["level"])
+    if actor is not None:
+        audit.record(
+            audit.Kind.LEVEL_CHANGE,
+            actor=actor,
+            target=user,
+            before={"level": from_level},
+            after={"level": level},
+            note=note,
+        )
     moved = level is not None and level.pk != (from_level.pk if from_level else None)
     if moved and reason in (LevelChange.Reason.UPGRADE, LevelChange.Reason.BOUGHT):
         _welcome(user, level, reference=reference)

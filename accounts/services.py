@@ -6,6 +6,8 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 from djmoney.money import Money
 
+from kamen import audit
+
 from .locks import lock_wallet
 from .models import User, Wallet, WalletEntry
 
@@ -60,6 +62,15 @@ def _post_entry(user: User, amount: Money, *, kind: str, reference: str, note: s
             note=note,
             actor=actor,
         )
+        if actor is not None and kind == WalletEntry.Kind.CREDIT:
+            audit.record(
+                audit.Kind.WALLET_CREDIT,
+                actor=actor,
+                target=wallet,
+                before={"balance": wallet.balance - amount},
+                after={"balance": new_balance, "amount": amount},
+                note=note,
+            )
     return WalletChange(wallet=wallet, entry=entry)
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from kamen import audit
 from kamen.admin import ReadOnlyAdmin, ShopAdmin
 from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
@@ -310,6 +311,16 @@ class SupplierProductInline(admin.TabularInline):
     verbose_name_plural = gettext_lazy("upstream suppliers")
 
 
+def price_sheet(sku: Sku) -> dict:
+    """Every figure that sets what a SKU sells for, as the audit log keeps it."""
+    sheet = audit.snapshot(sku, ("price", "cost", "price_rule", "margin", "price_step"))
+    sheet["wholesale"] = [f"{t.min_quantity}: {t.unit_price.amount}" for t in sku.tiers.order_by("min_quantity")]
+    sheet["level_prices"] = [
+        f"{p.level}: {p.unit_price.amount}" for p in sku.level_prices.select_related("level").order_by("level__rank")
+    ]
+    return sheet
+
+
 @admin.register(Sku)
 class SkuAdmin(ShownOnListPagesAdmin):
     list_display = (
@@ -360,9 +371,16 @@ class SkuAdmin(ShownOnListPagesAdmin):
             )
         )
 
+    def save_model(self, request, obj, form, change):
+        # Kept on the form (one per request), not on this admin, which serves every request at once.
+        form.price_sheet_before = price_sheet(Sku.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
-        """Saved with its tiers and level prices: warn (not refuse) of any price below the known cost."""
+        """Saved with its tiers and level prices: audited when a price moved; warned of any price below cost."""
         super().save_related(request, form, formsets, change)
+        if form.price_sheet_before is not None:
+            self._audit_prices(request, form.price_sheet_before, form.instance)
         below = pricing.prices_below_cost(form.instance)
         if below:
             prices = "、".join(f"{who} {yuan(price)}" for who, price in below)
@@ -371,6 +389,18 @@ class SkuAdmin(ShownOnListPagesAdmin):
                 "prices": prices,
             }
             self.message_user(request, warning, messages.WARNING)
+
+    def _audit_prices(self, request, sheet_before: dict, sku: Sku) -> None:
+        before, after = audit.changed(sheet_before, price_sheet(Sku.objects.get(pk=sku.pk)))
+        if after:
+            audit.record(
+                audit.Kind.PRICE_CHANGE,
+                actor=request.user,
+                target=sku,
+                before=before,
+                after=after,
+                ip=client_ip_or_none(request),
+            )
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from kamen import audit
 
 from . import crypto
 from .cache import catalog_changed, stock_changed
@@ -174,7 +175,9 @@ def reveal_code(code: CardCode, *, user: User, ip: str | None) -> tuple[str, str
     if not (user.is_active and user.is_staff and user.has_perm("catalog.reveal_cardcode")):
         raise PermissionDenied
     card_no, secret = code.card_no, code.secret
-    CardCodeReveal.objects.create(code=code, user=user, ip=ip or None)
+    with transaction.atomic():
+        CardCodeReveal.objects.create(code=code, user=user, ip=ip or None)
+        audit.record(audit.Kind.CODE_REVEAL, actor=user, target=code, after={"sku": code.sku_id}, ip=ip)
     logger.info("card code %s revealed to %s from %s", code.pk, user, ip)
     return card_no, secret
 

@@ -6,6 +6,8 @@ from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectM
 from django.core.exceptions import ValidationError
 from djmoney.forms.fields import MoneyField as MoneyFormField
 
+from kamen.models import StaffAction
+
 
 class _ValidatedAutocomplete:
     """An autocomplete that re-shows a refused form without querying with ids that cannot be ids.
@@ -108,3 +110,26 @@ class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(ReadOnlyAdmin):
+    """The audit log: who moved money, revealed a secret or changed what the shop sells, and how."""
+
+    list_display = ("created_at", "actor", "kind", "target_label", "note", "ip")
+    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("actor", "target_type")
+    search_fields = ("target_label", "target_id", "note", "actor__email", "ip")
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "actor",
+        "kind",
+        "target_type",
+        "target_id",
+        "target_label",
+        "before",
+        "after",
+        "note",
+        "ip",
+    )

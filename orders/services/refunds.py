@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from catalog.models import CardCode
+from kamen import audit
 from kamen.money import cny
 from kamen.templatetags.money import yuan
 from payments import services as payment_services
@@ -110,6 +111,7 @@ def create_refund(
             refund_no=refund_no,
         )
         record_event(order, E.REFUND_APPROVED, actor=actor, refund=refund.refund_no, amount=str(amount))
+        _audit(refund, before="", actor=actor)
     return refund
 
 
@@ -176,6 +178,7 @@ def retry_refund(refund: Refund, *, actor: User) -> Refund:
 
 
 def _decide(refund: Refund, state: str, *, actor: User, **fields) -> None:
+    before = refund.state
     payment_services.move_refund(refund, state, decided_by=actor, decided_at=timezone.now(), **fields)
     event = E.REFUND_DECLINED if state == Refund.State.DECLINED else E.REFUND_APPROVED
     record_event(
@@ -184,6 +187,19 @@ def _decide(refund: Refund, state: str, *, actor: User, **fields) -> None:
         actor=actor,
         refund=refund.refund_no,
         amount=str(refund.amount.amount),
+    )
+    _audit(refund, before=before, actor=actor)
+
+
+def _audit(refund: Refund, *, before: str, actor: User) -> None:
+    after = {"state": refund.state, "amount": refund.amount, "destination": refund.destination}
+    audit.record(
+        audit.Kind.REFUND,
+        actor=actor,
+        target=refund,
+        before={"state": before} if before else {},
+        after=after,
+        note=refund.staff_note or refund.reason,
     )
 
 
