@@ -9,8 +9,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm
-from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
@@ -19,6 +17,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm
+from unfold.forms import UserChangeForm as ThemedUserChangeForm
+from unfold.forms import UserCreationForm as ThemedUserCreationForm
 
 from kamen.admin import ReadOnlyAdmin, RefusesBadLookupsMixin, ShopAdmin
 from kamen.money import cny
@@ -57,13 +59,13 @@ class _LowercaseEmailMixin:
         return email
 
 
-class UserCreationForm(_LowercaseEmailMixin, AdminUserCreationForm):
+class UserCreationForm(_LowercaseEmailMixin, ThemedUserCreationForm):
     class Meta:
         model = User
         fields = ("email",)
 
 
-class UserChangeForm(_LowercaseEmailMixin, DjangoUserChangeForm):
+class UserChangeForm(_LowercaseEmailMixin, ThemedUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
@@ -92,9 +94,10 @@ class LevelChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(User)
-class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin):
+class UserAdmin(RefusesBadLookupsMixin, DjangoUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name")}),

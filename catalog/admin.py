@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from kamen import audit
-from kamen.admin import ReadOnlyAdmin, ShopAdmin
+from kamen.admin import ReadOnlyAdmin, ShopAdmin, ShopTabularInline
 from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
 
@@ -131,7 +131,7 @@ class CategoryAdmin(ShownOnListPagesAdmin):
 # ---------------------------------------------------------------------------------------------------
 # Products
 # ---------------------------------------------------------------------------------------------------
-class BuyerFieldInline(admin.TabularInline):
+class BuyerFieldInline(ShopTabularInline):
     """What the buyer fills in at checkout (game UID, QQ number, server), validated as set here."""
 
     model = BuyerField
@@ -139,7 +139,7 @@ class BuyerFieldInline(admin.TabularInline):
     extra = 0
 
 
-class SkuInline(admin.TabularInline):
+class SkuInline(ShopTabularInline):
     model = Sku
     fields = ("name", "price", "delivery_kind", "is_active", "sort_order", "stock")
     readonly_fields = ("stock",)
@@ -285,7 +285,7 @@ class WholesaleTierFormSet(forms.BaseInlineFormSet):
             previous = row
 
 
-class LevelPriceInline(admin.TabularInline):
+class LevelPriceInline(ShopTabularInline):
     """Fixed unit prices of this SKU for member levels (代理价), in place of the level's discount."""
 
     model = LevelPrice
@@ -293,14 +293,14 @@ class LevelPriceInline(admin.TabularInline):
     extra = 0
 
 
-class WholesaleTierInline(admin.TabularInline):
+class WholesaleTierInline(ShopTabularInline):
     model = WholesaleTier
     formset = WholesaleTierFormSet
     fields = ("min_quantity", "unit_price")
     extra = 0
 
 
-class SupplierProductInline(admin.TabularInline):
+class SupplierProductInline(ShopTabularInline):
     """Which suppliers supply an upstream SKU, at what cost, asked in which order."""
 
     model = SupplierProduct

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from kamen.admin import ReadOnlyAdmin, ShopAdmin
+from kamen.admin import ReadOnlyAdmin, ShopAdmin, ShopTabularInline
 from kamen.templatetags.money import yuan
 
 from . import services
@@ -121,7 +121,7 @@ class CommissionAdmin(ReadOnlyAdmin):
         )
 
 
-class WithdrawalEventInline(admin.TabularInline):
+class WithdrawalEventInline(ShopTabularInline):
     model = WithdrawalEvent
     extra = 0
     can_delete = False

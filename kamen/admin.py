@@ -5,6 +5,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import ValidationError
 from djmoney.forms.fields import MoneyField as MoneyFormField
+from unfold.admin import ModelAdmin, TabularInline
 
 from kamen.models import StaffAction
 
@@ -76,7 +77,7 @@ class RefusesBadLookupsMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class ShopAdmin(RefusesBadLookupsMixin, admin.ModelAdmin):
+class ShopAdmin(RefusesBadLookupsMixin, ModelAdmin):
     """The base ModelAdmin of the shop."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -106,7 +107,10 @@ class ReadOnlyAdmin(ReadOnlyMixin, ShopAdmin):
     pass
 
 
-class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+class ShopTabularInline(TabularInline):
+    """The base inline of the shop: rows of a table inside a change form, in the admin's theme."""
+
+class ReadOnlyInline(ReadOnlyMixin, TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False

@@ -97,7 +97,11 @@ SHOP_ON_LOOPBACK = _is_loopback_host(_SITE.hostname or "") and all(_is_loopback_
 # Applications
 # ---------------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's theme: before django.contrib.admin, so its templates win.
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    # The admin site of kamen/admin_site.py: unfold's, behind the shop's login and staff 2FA.
+    "kamen.admin_apps.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -107,6 +111,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "csp",
     "djmoney",
     "rest_framework",
@@ -118,11 +123,13 @@ INSTALLED_APPS = [
     "orders",
     "payments",
     "distribution",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "kamen.admin_policy.AdminThemePolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kamen.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -158,6 +165,42 @@ TEMPLATES = [
         },
     },
 ]
+
+# ---------------------------------------------------------------------------------------------------
+# Admin (django-unfold): the back office staff work in
+# ---------------------------------------------------------------------------------------------------
+UNFOLD = {
+    "SITE_TITLE": "kamen.admin_site.site_title",
+    "SITE_HEADER": "kamen.admin_site.site_title",
+    "SITE_SUBHEADER": "kamen.admin_site.site_subheader",
+    "SITE_SYMBOL": "storefront",
+    "SITE_ICON": "kamen.admin_site.site_icon",
+    "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": "kamen.admin_site.site_icon"}],
+    "SITE_URL": "/",
+    "SHOW_LANGUAGES": True,
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": True,
+    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_context",
+    "STYLES": ["kamen.admin_site.stylesheet"],
+    "BORDER_RADIUS": "6px",
+    # The storefront's orange, in place of the theme's purple.
+    "COLORS": {
+        "primary": {
+            "50": "oklch(98% .016 73.684)",
+            "100": "oklch(95.4% .038 75.164)",
+            "200": "oklch(90.1% .076 70.697)",
+            "300": "oklch(83.7% .128 66.29)",
+            "400": "oklch(75% .183 55.934)",
+            "500": "oklch(70.5% .213 47.604)",
+            "600": "oklch(64.6% .222 41.116)",
+            "700": "oklch(55.3% .195 38.402)",
+            "800": "oklch(47% .157 37.304)",
+            "900": "oklch(40.8% .123 38.172)",
+            "950": "oklch(26.6% .079 36.259)",
+        },
+    },
+    "SIDEBAR": {"show_search": True, "show_all_applications": True, "navigation": "kamen.admin_site.sidebar"},
+}
 
 # ---------------------------------------------------------------------------------------------------
 # Database and cache
@@ -230,6 +273,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+# Staff open the admin only with a second factor (TOTP or a recovery code) set up on their account.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=True)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "kamen"
 LOGIN_REDIRECT_URL = "/"
 # Sign-ups bind the inviter whose link the visitor came by (distribution sits above accounts).
 ACCOUNT_ADAPTER = "distribution.adapter.InvitingAccountAdapter"

@@ -9,7 +9,9 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.urls import reverse
 
+from accounts.second_factor import current_code, give_authenticator
 from kamen.testing import factories
+from kamen.testing.factories import STAFF_TOTP_SECRET
 
 PASSWORD = "pass-1234-word"
 
@@ -53,12 +55,42 @@ def test_staff_sign_in_through_the_shop_login_and_land_in_the_admin(client, staf
     assert to_admin.redirect_chain[-1][0].startswith(reverse("account_login"))
     assert "next=%2Fadmin%2F" in to_admin.redirect_chain[-1][0]
 
-    response = client.post(
-        to_admin.redirect_chain[-1][0], {"login": "ops@example.com", "password": PASSWORD}, follow=True
-    )
+    asked = client.post(to_admin.redirect_chain[-1][0], {"login": "ops@example.com", "password": PASSWORD}, follow=True)
+    assert not signed_in(client) and asked.redirect_chain[-1][0] == reverse("mfa_authenticate")
+
+    response = client.post(reverse("mfa_authenticate"), {"code": current_code(STAFF_TOTP_SECRET)}, follow=True)
 
     assert signed_in(client)
     assert response.redirect_chain[-1][0] == "/admin/" and response.status_code == 200
+
+
+def test_a_wrong_authenticator_code_does_not_sign_staff_in(client, staff_member):
+    shop_login(client, PASSWORD)
+
+    response = client.post(reverse("mfa_authenticate"), {"code": "000000"})
+
+    assert not signed_in(client) and response.status_code == 200
+
+
+def test_staff_without_an_authenticator_are_sent_to_set_one_up_before_any_admin_page(client, db):
+    user = factories.UserFactory(email="new-ops@example.com", is_staff=True, is_superuser=True, second_factor=False)
+    client.force_login(user)
+
+    for url in ("/admin/", "/admin/orders/order/", "/admin/accounts/user/"):
+        response = client.get(url, follow=True)
+        chain = [hop for hop, _ in response.redirect_chain]
+        assert chain[0].startswith("/admin/login/") and chain[1].startswith(reverse("mfa_activate_totp")), url
+
+    give_authenticator(user, STAFF_TOTP_SECRET)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_second_factor_can_be_switched_off_for_a_shop_that_accepts_the_risk(client, db, settings):
+    settings.STAFF_REQUIRE_2FA = False
+    user = factories.UserFactory(email="new-ops@example.com", is_staff=True, is_superuser=True, second_factor=False)
+    client.force_login(user)
+
+    assert client.get("/admin/").status_code == 200
 
 
 def test_a_lockout_earned_on_the_shop_login_holds_for_the_admin_too(client, staff_member):

@@ -4,6 +4,7 @@ import factory
 from djmoney.money import Money
 
 from accounts.models import User
+from accounts.second_factor import give_authenticator
 from catalog import services as catalog_services
 from catalog.models import Category, Product, Sku
 from orders import services as order_services
@@ -12,13 +13,25 @@ from payments.models import Payment, Refund
 from payments.services import Confirmation, confirm_payment
 
 
+# The authenticator secret of staff made by UserFactory; accounts.second_factor.current_code gives its code.
+STAFF_TOTP_SECRET = "KAMENTESTSTAFFKAMENTESTSTAFFKAME"
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.django.Password("pass-1234-word")
+
+    @factory.post_generation
+    def second_factor(user, create, extracted, **kwargs):
+        """Staff carry an authenticator (STAFF_TOTP_SECRET), as the admin requires; `second_factor=False`
+        makes staff who have not set one up."""
+        if create and user.is_staff and extracted is not False:
+            give_authenticator(user, STAFF_TOTP_SECRET)
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

@@ -30,13 +30,18 @@ def test_shop_pages_carry_a_strict_policy(client, db, url):
     assert not any("unsafe" in value for values in directives.values() for value in values)
 
 
-def test_the_admin_carries_the_same_policy(client, staff):
+def test_the_admin_loosens_only_what_its_theme_needs(client, staff):
+    """Alpine.js evaluates attribute expressions and the theme sets a few style attributes; nothing else
+    changes: scripts still come from this site only, never inline, and no other origin is allowed."""
     client.force_login(staff)
 
-    response = client.get(reverse("admin:index"))
+    admin_policy = policy(client.get(reverse("admin:index")))
+    shop_policy = policy(client.get("/"))
 
-    assert response.status_code == 200
-    assert policy(response)["script-src"] == ["'self'"] and policy(response)["style-src"] == ["'self'"]
+    assert admin_policy["script-src"] == ["'self'", "'unsafe-eval'"]
+    assert admin_policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    rest = {name: values for name, values in admin_policy.items() if name not in ("script-src", "style-src")}
+    assert rest == {name: values for name, values in shop_policy.items() if name not in ("script-src", "style-src")}
 
 
 def test_no_template_holds_an_inline_script_style_or_event_handler():

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import second_factor
 from accounts import services as accounts_services
 from accounts.models import MemberLevel, User
 from catalog import services as catalog_services
@@ -298,6 +299,7 @@ class Command(BaseCommand):
             f"Demo shop ready: {Category.objects.count()} categories, {Product.objects.count()} products, "
             f"{Sku.objects.count()} SKUs, {CardCode.objects.count()} card codes ({added_codes} added now).\n"
             f"  staff:   {ADMIN_LOGIN[0]} / {ADMIN_LOGIN[1]}  → /admin/\n"
+            f"           authenticator secret {second_factor.DEMO_TOTP_SECRET} (or `manage.py demo_totp` for the code)\n"
             f"  shopper: {SHOPPER_LOGIN[0]} / {SHOPPER_LOGIN[1]}  (wallet ¥{SHOPPER_CREDIT.amount})"
         )
 
@@ -385,6 +387,8 @@ class Command(BaseCommand):
         if shopper.level_id is None:
             shopper.level = shopper_level  # the demo shopper sees member prices
             shopper.save(update_fields=["level"])
+        # The admin asks staff for a second factor: the demo's staff login has its authenticator already.
+        second_factor.give_authenticator(admin, second_factor.DEMO_TOTP_SECRET)
         # Sign-up confirms addresses by mail; the demo logins are confirmed here so they sign in at once.
         for user in (admin, shopper):
             accounts_services.confirm_email(user)
