@@ -14,7 +14,7 @@ from django_ratelimit.decorators import ratelimit
 from accounts.selectors import level_of
 from accounts.services import InsufficientBalance
 from catalog import cache as catalog_cache
-from catalog import live_stock, pricing
+from catalog import live_stock, pricing, views_counter
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
 from kamen import page_cache
@@ -49,7 +49,10 @@ def product(request: HttpRequest, pk: int) -> HttpResponse:
     def page() -> HttpResponse:
         return render_product(request, catalog_selectors.get_visible_product(pk), stock=stock, slots=True)
 
-    return page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock), members=True)
+    response = page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock), members=True)
+    if response.status_code == 200:
+        views_counter.count_product_view()  # the dashboard's view-to-order conversion
+    return response
 
 
 def render_product(
