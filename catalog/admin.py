@@ -586,3 +586,6 @@ class CardCodeRevealAdmin(ReadOnlyAdmin):
     search_fields = ("user__email",)
     fields = ("code", "user", "ip", "created_at")
     readonly_fields = fields
+
+
+from . import moderation_admin  # noqa: E402, F401  (the review queue and the prohibited-goods rules)
