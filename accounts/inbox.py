@@ -43,6 +43,11 @@ TEXTS = {
     K.LEVEL: (_("Welcome to %(level)s"), _("You are now %(level)s: %(perks)s")),
     K.COUPON: (_("A coupon for you: %(coupon)s"), _("%(coupon)s is in your account; choose it at checkout.")),
     K.POINTS: (_("You earned %(points)s points"), _("%(reason)s Your points: %(balance)s.")),
+    # To the staff member who submitted a product for review.
+    K.MODERATION: (
+        _("“%(product)s” was not approved"),
+        _("Reason: %(reason)s\nEdit the product and submit it for review again."),
+    ),
 }
 
 

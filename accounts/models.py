@@ -321,6 +321,7 @@ class Message(models.Model):
         LEVEL = "level", _("Member level")
         COUPON = "coupon", _("Coupon received")
         POINTS = "points", _("Points")
+        MODERATION = "moderation", _("Product review")
 
     # Kinds a member may choose not to receive by e-mail; the rest are about money and goods.
     OPTIONAL_EMAIL = (Kind.LEVEL, Kind.COUPON, Kind.POINTS)

@@ -26,7 +26,7 @@ from kamen.admin import ReadOnlyAdmin, ShopAdmin, ShopTabularInline
 from kamen.http import client_ip_or_none
 from kamen.templatetags.money import yuan
 
-from . import crypto, pricing, services
+from . import crypto, moderation, pricing, services
 from .cache import catalog_changed
 from .forms import CardCodeImportForm, RejectionForm
 from .models import (
@@ -53,6 +53,31 @@ def _report(modeladmin: admin.ModelAdmin, request, done: int, refused: list[str]
         more = len(refused) - 5
         text = " ".join(refused[:5]) + (_(" (and %(count)s more)") % {"count": more} if more > 0 else "")
         modeladmin.message_user(request, text, messages.WARNING)
+
+
+def rejection_page(modeladmin: admin.ModelAdmin, request, queryset):
+    """A reject action: ask for the reason on an intermediate page, which posts back to the action, then
+    reject through `modeladmin._moderate`."""
+    form = RejectionForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        modeladmin._moderate(request, queryset, Product.Status.REJECTED, reason=form.cleaned_data["reason"])
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": _("Reject products"),
+        "opts": modeladmin.opts,
+        "form": form,
+        "queryset": queryset,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/catalog/product/reject.html", context)
+
+
+def _review_edit(modeladmin: admin.ModelAdmin, request, product: Product, before: dict) -> None:
+    """After an edit of what shoppers see: back to review unless the editor may approve it as it is."""
+    if moderation.review_edit(product, before=before, actor=request.user, ip=client_ip_or_none(request)):
+        text = _("“%(product)s” changed after approval, so it is off the shelf and waits for review again.")
+        modeladmin.message_user(request, text % {"product": product}, messages.WARNING)
 
 
 def _tree_key(category: Category) -> tuple[int, int]:
@@ -204,13 +229,26 @@ class ProductAdmin(ShownOnListPagesAdmin):
     def stock(self, product: Product) -> int:
         return product.stock_count
 
+    def has_approve_permission(self, request) -> bool:
+        return moderation.may_decide(request.user)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Kept on the form (one per request): what shoppers saw, to tell whether the edit needs review.
+        form.content_before = moderation.content_of(Product.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        if form.content_before is not None:
+            _review_edit(self, request, form.instance, form.content_before)
+
     def _moderate(self, request, queryset, status: str, *, reason: str = "") -> None:
         done, refused = 0, []
         for product in queryset:
             try:
-                services.moderate(product, status, actor=request.user, reason=reason)
+                moderation.moderate(product, status, actor=request.user, reason=reason, ip=client_ip_or_none(request))
                 done += 1
-            except services.ModerationError as error:
+            except moderation.ModerationError as error:
                 refused.append(str(error))
         _report(self, request, done, refused)
 
@@ -228,26 +266,13 @@ class ProductAdmin(ShownOnListPagesAdmin):
     def submit_for_review(self, request, queryset):
         self._moderate(request, queryset, Product.Status.PENDING)
 
-    @admin.action(description=gettext_lazy("Approve selected products"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Approve selected products"), permissions=["approve"])
     def approve(self, request, queryset):
         self._moderate(request, queryset, Product.Status.APPROVED)
 
-    @admin.action(description=gettext_lazy("Reject selected products…"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Reject selected products…"), permissions=["approve"])
     def reject(self, request, queryset):
-        """Ask for the reason on an intermediate page, then reject; the page posts back to this action."""
-        form = RejectionForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            self._moderate(request, queryset, Product.Status.REJECTED, reason=form.cleaned_data["reason"])
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Reject products"),
-            "opts": self.opts,
-            "form": form,
-            "queryset": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/catalog/product/reject.html", context)
+        return rejection_page(self, request, queryset)
 
     @admin.action(description=gettext_lazy("Put selected products on the shelf"), permissions=["change"])
     def put_on_shelf(self, request, queryset):
@@ -374,6 +399,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
     def save_model(self, request, obj, form, change):
         # Kept on the form (one per request), not on this admin, which serves every request at once.
         form.price_sheet_before = price_sheet(Sku.objects.get(pk=obj.pk)) if change else None
+        form.content_before = moderation.content_of(obj.product)
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
@@ -381,6 +407,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
         super().save_related(request, form, formsets, change)
         if form.price_sheet_before is not None:
             self._audit_prices(request, form.price_sheet_before, form.instance)
+        _review_edit(self, request, form.instance.product, form.content_before)
         below = pricing.prices_below_cost(form.instance)
         if below:
             prices = "、".join(f"{who} {yuan(price)}" for who, price in below)
@@ -559,3 +586,6 @@ class CardCodeRevealAdmin(ReadOnlyAdmin):
     search_fields = ("user__email",)
     fields = ("code", "user", "ip", "created_at")
     readonly_fields = fields
+
+
+from . import moderation_admin  # noqa: E402, F401  (the review queue and the prohibited-goods rules)

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -52,6 +54,13 @@ class Product(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
+    class ReviewCause(models.TextChoices):
+        """Why a product waits in the review queue."""
+
+        SUBMITTED = "submitted", _("Submitted for review")
+        CHANGED = "changed", _("Changed after approval")
+        UPSTREAM = "upstream", _("Found at a supplier")
+
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, related_name="products", verbose_name=_("category")
     )
@@ -75,6 +84,19 @@ class Product(models.Model):
     max_per_order = models.PositiveIntegerField(_("maximum per order"), default=10)
     status = models.CharField(_("moderation status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     rejection_reason = models.CharField(_("rejection reason"), max_length=200, blank=True)
+    # Who sent the product to review and why: the queue lists it by age, the submitter hears the decision.
+    review_cause = models.CharField(_("in review because"), max_length=16, choices=ReviewCause.choices, blank=True)
+    review_changes = models.JSONField(_("changed fields"), default=list, blank=True, editable=False)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("submitted by"),
+    )
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True, editable=False)
     is_on_shelf = models.BooleanField(_("on shelf"), default=False)
     is_hot = models.BooleanField(_("hot"), default=False)
     sort_order = models.IntegerField(_("sort order"), default=0)
@@ -91,6 +113,7 @@ class Product(models.Model):
         verbose_name = _("product")
         verbose_name_plural = _("products")
         ordering = ["sort_order", "-id"]
+        permissions = [("approve_product", _("Can approve or reject products"))]
         indexes = [
             # Listings filter on visibility (and category) and sort by sort_order, newest first.
             models.Index(fields=["status", "is_on_shelf", "category", "sort_order", "-id"], name="product_listing"),
@@ -123,6 +146,70 @@ class Product(models.Model):
     @property
     def is_visible(self) -> bool:
         return self.status == self.Status.APPROVED and self.is_on_shelf
+
+
+class ReviewQueueProduct(Product):
+    """Products waiting for a moderator's decision, oldest first (catalog.moderation_admin)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("product awaiting review")
+        verbose_name_plural = _("review queue")
+
+
+class ProhibitedRule(models.Model):
+    """One rule of the prohibited-goods policy (禁售规则): a product that hits it cannot be approved.
+
+    A keyword rule hits a product whose title, brand, search keywords, description, SKU names or
+    category name contain one of its words; a category rule hits every product in its category (or
+    under it). `catalog.policy` does the matching.
+    """
+
+    class Kind(models.TextChoices):
+        KEYWORD = "keyword", _("Keywords")
+        CATEGORY = "category", _("Category")
+
+    name = models.CharField(_("rule"), max_length=60, help_text=_("Named in the refusal, e.g. 虚拟货币."))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.KEYWORD)
+    keywords = models.TextField(
+        _("keywords"),
+        blank=True,
+        help_text=_(
+            "One per line (or separated by commas). Case does not matter; a word in Latin letters only "
+            "matches as a whole word, so ETH does not hit “method”."
+        ),
+    )
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="prohibited_rules",
+        verbose_name=_("category"),
+    )
+    reason = models.CharField(_("why it is prohibited"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("prohibited-goods rule")
+        verbose_name_plural = _("prohibited-goods rules")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == self.Kind.KEYWORD and not self.words:
+            raise ValidationError({"keywords": _("A keyword rule needs at least one keyword.")})
+        if self.kind == self.Kind.CATEGORY and not self.category_id:
+            raise ValidationError({"category": _("A category rule needs its category.")})
+
+    @property
+    def words(self) -> list[str]:
+        return [word.strip() for word in re.split(r"[\n,，、;；]+", self.keywords) if word.strip()]
 
 
 class Sku(models.Model):

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import (
     Case,
@@ -23,6 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from kamen.models import StaffAction
 from kamen.money import cny
 
 from . import search
@@ -202,3 +204,13 @@ def get_active_category(slug: str) -> Category:
 def buyer_fields(product: Product) -> list[BuyerField]:
     """What the buyer fills in at checkout for `product`, in order."""
     return list(product.buyer_fields.order_by("sort_order", "id"))
+
+
+def moderation_history(product: Product, *, limit: int = 5) -> list[StaffAction]:
+    """The latest moderation rows of the audit log about a product, newest first, for its admin page."""
+    rows = StaffAction.objects.filter(
+        kind=StaffAction.Kind.MODERATION,
+        target_type=ContentType.objects.get_for_model(Product),
+        target_id=str(product.pk),
+    )
+    return list(rows.select_related("actor")[:limit])

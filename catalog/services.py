@@ -1,4 +1,4 @@
-"""Catalog writes: card-code import and product moderation."""
+"""Catalog writes: card-code import, the shelf and card codes (moderation itself: catalog.moderation)."""
 
 import csv
 import io
@@ -19,6 +19,7 @@ from . import crypto
 from .cache import catalog_changed, stock_changed
 from .locks import lock_product
 from .models import CardCode, CardCodeReveal, Product, Sku
+from .moderation import ModerationError
 
 logger = logging.getLogger(__name__)
 
@@ -94,46 +95,6 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
             stock_changed([sku.product_id])
     # A concurrent import into the same Sku can make `added` overshoot; never report negative duplicates.
     return ImportResult(added=added, duplicates=max(len(pairs) - added, 0), blank=blank, invalid=invalid)
-
-
-def set_moderation(product: Product, status: str, *, reason: str = "") -> Product:
-    """Move a product through draft → pending review → approved / rejected."""
-    product.status = status
-    product.rejection_reason = reason if status == Product.Status.REJECTED else ""
-    if status != Product.Status.APPROVED:
-        product.is_on_shelf = False
-    product.save(update_fields=["status", "rejection_reason", "is_on_shelf", "updated_at"])
-    catalog_changed()
-    return product
-
-
-class ModerationError(Exception):
-    """A moderation or shelf move that is not allowed; nothing was written."""
-
-
-# The statuses a product may come from for each moderation decision.
-MODERATION_MOVES: dict[str, set[str]] = {
-    Product.Status.PENDING: {Product.Status.DRAFT, Product.Status.REJECTED},
-    Product.Status.APPROVED: {Product.Status.DRAFT, Product.Status.PENDING, Product.Status.REJECTED},
-    Product.Status.REJECTED: {Product.Status.DRAFT, Product.Status.PENDING, Product.Status.APPROVED},
-}
-
-
-def moderate(product: Product, status: str, *, actor: User | None, reason: str = "") -> Product:
-    """Submit, approve or reject a product; raises ModerationError for a move MODERATION_MOVES forbids."""
-    reason = reason.strip()
-    if status == Product.Status.REJECTED and not reason:
-        raise ModerationError(_("A rejection needs a reason."))
-    with transaction.atomic():
-        product = lock_product(product.pk)
-        if product.status not in MODERATION_MOVES.get(status, set()):
-            raise ModerationError(
-                _("“%(product)s” cannot move from %(from)s to %(to)s.")
-                % {"product": product, "from": product.get_status_display(), "to": Product.Status(status).label}
-            )
-        set_moderation(product, status, reason=reason)
-    logger.info("product %s moderated to %s by %s", product.pk, status, actor)
-    return product
 
 
 def set_shelf(product: Product, *, on_shelf: bool, actor: User | None) -> Product:

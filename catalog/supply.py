@@ -24,6 +24,7 @@ from kamen.money import cny
 
 from .cache import catalog_changed, stock_changed
 from .models import Category, LevelPrice, Product, Sku, Supplier, SupplierProduct
+from .moderation import queue_found_upstream
 from .suppliers import build_adapter
 from .suppliers.base import SupplierError, UpstreamProduct
 
@@ -112,6 +113,7 @@ def _pending_sku(supplier: Supplier, product: UpstreamProduct) -> Sku:
     )
     sku.price = templated_price(sku, product.cost) or sku.price
     sku.save()
+    queue_found_upstream(ours, supplier=supplier)
     return sku
 
 

@@ -9,7 +9,7 @@ from djmoney.money import Money
 
 from accounts import services as wallet_services
 from accounts.models import User
-from catalog import services
+from catalog import moderation, services
 from catalog.models import CardCode, CardCodeReveal, Category, Product
 from kamen.testing import factories
 from kamen.testing.pages import messages_of
@@ -304,8 +304,8 @@ def test_take_off_shelf(client, staff, product_factory):
 def test_submit_refuses_an_approved_product(product_factory, staff):
     product = product_factory()
 
-    with pytest.raises(services.ModerationError):
-        services.moderate(product, Product.Status.PENDING, actor=staff)
+    with pytest.raises(moderation.ModerationError):
+        moderation.moderate(product, Product.Status.PENDING, actor=staff)
     product.refresh_from_db()
     assert product.status == Product.Status.APPROVED and product.is_on_shelf
 
