@@ -399,6 +399,7 @@ class AlertChannel(models.Model):
         STAFF_QUEUE = "staff_queue", _("An order needs staff (manual delivery, failed delivery)")
         REFUND_REQUESTED = "refund_requested", _("A refund request is waiting")
         SUPPLY = "supply", _("Suppliers: a cost above the price, a sync failing, nothing delivering")
+        RECONCILIATION = "reconciliation", _("The daily reconciliation does not balance")
 
     name = models.CharField(_("name"), max_length=40)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)

@@ -85,9 +85,7 @@ def measure_day(day: datetime.date, *, with_repeat_rate: bool = True) -> DayFigu
 
 
 def _orders(figures: DayFigures, start, end) -> None:
-    paid = paid_between(start, end).aggregate(
-        gmv=Sum("total"), count=Count("id"), buyers=Count("user", distinct=True)
-    )
+    paid = paid_between(start, end).aggregate(gmv=Sum("total"), count=Count("id"), buyers=Count("user", distinct=True))
     figures.gmv = paid["gmv"] or ZERO
     figures.paid_orders = paid["count"]
     figures.buyers = paid["buyers"]

@@ -91,11 +91,7 @@ def _day_checks(day: datetime.date) -> list[Check]:
             gettext_noop("confirmed top-ups"),
             _sum(topups),
             gettext_noop("wallet top-up entries"),
-            _sum(
-                WalletEntry.objects.filter(
-                    kind=WalletEntry.Kind.TOPUP, reference__in=topups.values("trade_no")
-                )
-            ),
+            _sum(WalletEntry.objects.filter(kind=WalletEntry.Kind.TOPUP, reference__in=topups.values("trade_no"))),
         ),
         Check(
             gettext_noop("Refunds to the wallet = refund entries in wallets"),

@@ -1,11 +1,12 @@
 import re
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
+
+from kamen.migration_operations import PostgreSQLGinIndex
 
 from . import crypto, search
 
@@ -120,7 +121,7 @@ class Product(models.Model):
             models.Index(fields=["status", "is_on_shelf", "sort_order", "-id"], name="product_latest"),
             models.Index(fields=["status", "is_on_shelf", "is_hot"], name="product_hot"),
             # PostgreSQL only (the migration skips it elsewhere): full-text search over the terms.
-            GinIndex(search.VECTOR, name="product_search"),
+            PostgreSQLGinIndex(search.VECTOR, name="product_search"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -110,6 +110,7 @@ class ReadOnlyAdmin(ReadOnlyMixin, ShopAdmin):
 class ShopTabularInline(TabularInline):
     """The base inline of the shop: rows of a table inside a change form, in the admin's theme."""
 
+
 class ReadOnlyInline(ReadOnlyMixin, TabularInline):
     extra = 0
     can_delete = False

@@ -47,6 +47,7 @@ def needs_second_factor(user) -> bool:
         and not is_mfa_enabled(user)
     )
 
+
 # (group title, [(app_label.model_name, Material Symbols icon), ...]) in the order staff use them.
 SIDEBAR = (
     (

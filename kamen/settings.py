@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -551,6 +552,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-webhooks": {"task": "orders.tasks.sweep_due_webhooks_task", "schedule": SWEEP_EVERY},
     "purge-api-nonces": {"task": "accounts.tasks.purge_api_nonces_task", "schedule": 600.0},
     "sync-suppliers": {"task": "catalog.tasks.sync_suppliers_task", "schedule": SUPPLIER_SYNC_EVERY},
+    # Yesterday's figures and 对账 soon after midnight (Asia/Shanghai), again each hour for late arrivals.
+    "summarize-days": {"task": "backoffice.tasks.summarize_days_task", "schedule": crontab(minute=10)},
     "advance-upstream-purchases": {"task": "orders.tasks.advance_upstream_orders_task", "schedule": 10.0},
 }
 # /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer

@@ -49,7 +49,9 @@ def product(request: HttpRequest, pk: int) -> HttpResponse:
     def page() -> HttpResponse:
         return render_product(request, catalog_selectors.get_visible_product(pk), stock=stock, slots=True)
 
-    response = page_cache.serve(request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock), members=True)
+    response = page_cache.serve(
+        request, parts, page, fill=lambda html: live_stock.fill_specs(html, stock), members=True
+    )
     if response.status_code == 200:
         views_counter.count_product_view()  # the dashboard's view-to-order conversion
     return response

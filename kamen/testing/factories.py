@@ -12,7 +12,6 @@ from orders.models import Coupon
 from payments.models import Payment, Refund
 from payments.services import Confirmation, confirm_payment
 
-
 # The authenticator secret of staff made by UserFactory; accounts.second_factor.current_code gives its code.
 STAFF_TOTP_SECRET = "KAMENTESTSTAFFKAMENTESTSTAFFKAME"
 

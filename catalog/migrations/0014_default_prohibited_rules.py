@@ -56,7 +56,7 @@ def date_pending_products(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0012_review_queue_and_prohibited_rules"),
+        ("catalog", "0013_review_queue_and_prohibited_rules"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0011_suppliers'),
+        ('catalog', '0012_search_index_on_postgresql_only'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
