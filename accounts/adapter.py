@@ -3,7 +3,8 @@
 allauth builds the links in its mails (password reset, e-mail confirmation, "you already have an
 account", "no such account") from the request, and names the site after the request's host. A
 request for a victim's password reset sent with `Host: attacker.example` would then mail the
-victim a reset link to the attacker's site. Here every link and the site's name come from SITE_URL.
+victim a reset link to the attacker's site. Here every link comes from SITE_URL, and the site's
+name from the shop settings.
 
 The per-account login limit is keyed by allauth on the site's domain plus the e-mail; the domain
 taken from the request includes the port, so a new `Host: shop:1`, `shop:2`… per try would start a
@@ -16,7 +17,8 @@ from urllib.parse import quote, urlsplit
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+
+from kamen import shop_settings
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,14 @@ def site_url(path: str) -> str:
 
 
 def shop_site() -> ShopSite:
-    return ShopSite(name=str(_("kamen card shop")), domain=urlsplit(settings.SITE_URL).netloc)
+    return ShopSite(name=shop_settings.current().shop_name, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # Staff close sign-up in the shop settings; allauth then shows its "sign-up closed" page.
+        return shop_settings.current().sign_up_open
+
     def get_reset_password_from_key_url(self, key: str) -> str:
         path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
         return site_url(path.replace("UID-KEY", quote(key)))

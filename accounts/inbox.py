@@ -19,6 +19,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from kamen import shop_settings
 from kamen.tasks import enqueue
 
 from . import sending
@@ -91,9 +92,9 @@ def claim_email(message_id: int) -> Message | None:
 
 
 def mail_subject(title: str) -> str:
-    """The subject of a mail the shop sends people, in the shop's language: 【kamen 卡盟】<title>."""
+    """The subject of a mail the shop sends people, in the shop's language: 【shop name】<title>."""
     with translation.override(settings.LANGUAGE_CODE):
-        return gettext("[kamen card shop] %(title)s") % {"title": title}
+        return gettext("[%(shop)s] %(title)s") % {"shop": shop_settings.current().shop_name, "title": title}
 
 
 def send_email(message: Message) -> None:

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
+from kamen import shop_settings
+
 from .locks import lock_points
 from .models import MemberLevel, PointsAccount, PointsEntry, User
 
@@ -90,6 +92,8 @@ def check_in_points(streak: int) -> int:
 
 def check_in(user: User, *, today: date | None = None) -> PointsChange:
     """签到: once a day (Asia/Shanghai), with a bonus for each day in a row."""
+    if not shop_settings.current().daily_check_in:
+        raise PointsRefused(_("Daily check-in is closed for now."))
     today = today or timezone.localdate()
     get_or_create_account(user)
     with transaction.atomic():

@@ -138,3 +138,6 @@ class StaffActionAdmin(ReadOnlyAdmin):
         "note",
         "ip",
     )
+
+
+from kamen import settings_admin  # noqa: E402, F401  (the shop settings page)

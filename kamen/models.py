@@ -1,8 +1,10 @@
-"""What every app shares: the audit log of staff actions."""
+"""What every app shares: the audit log of staff actions, and the shop settings staff edit."""
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -51,3 +53,117 @@ class StaffAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.target_label}"
+
+
+LOGO_MAX_BYTES = 512 * 1024
+RESERVATION_MINUTES_MIN = 5
+RESERVATION_MINUTES_MAX = 120
+
+
+def validate_logo_size(logo) -> None:
+    if logo.size > LOGO_MAX_BYTES:
+        raise ValidationError(
+            _("The logo may be at most %(kb)s KB; this file has %(size)s KB."),
+            params={"kb": LOGO_MAX_BYTES // 1024, "size": logo.size // 1024},
+        )
+
+
+class ShopSettings(models.Model):
+    """What staff change about the shop without a deploy: one row, read through kamen.shop_settings.current().
+
+    Texts are plain text that pages escape (paragraphs and line breaks only): staff never write HTML
+    into the shop's pages. An English text left blank falls back to the Chinese one.
+    """
+
+    SINGLETON_ID = 1
+
+    name = models.CharField(
+        _("shop name"),
+        max_length=40,
+        blank=True,
+        help_text=_("Shown in the header, page titles and e-mails; blank: kamen 卡盟."),
+    )
+    logo = models.ImageField(
+        _("logo"),
+        upload_to="shop/",
+        blank=True,
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"]), validate_logo_size],
+        help_text=_("PNG, JPEG or WebP, at most 512 KB; about 160 × 48 pixels looks best."),
+    )
+    # After-sales contact (售后), shown in the footer and on the help page.
+    contact_qq = models.CharField(
+        _("QQ"),
+        max_length=12,
+        blank=True,
+        validators=[RegexValidator(r"^[1-9][0-9]{4,11}$", _("A QQ number is 5 to 12 digits."))],
+    )
+    contact_wechat = models.CharField(
+        _("WeChat ID"),
+        max_length=20,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z][-_A-Za-z0-9]{5,19}$",
+                _("A WeChat ID is 6 to 20 letters, digits, - or _, starting with a letter."),
+            )
+        ],
+    )
+    contact_telegram = models.CharField(
+        _("Telegram username"),
+        max_length=32,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z][A-Za-z0-9_]{4,31}$", _("A Telegram username is 5 to 32 letters, digits or _, without @.")
+            )
+        ],
+    )
+    contact_email = models.EmailField(_("after-sales e-mail"), blank=True)
+    service_hours = models.CharField(_("service hours"), max_length=60, blank=True, help_text=_("e.g. 每天 9:00–23:00"))
+    faq = models.TextField(
+        _("FAQ (常见问题)"),
+        max_length=20000,
+        blank=True,
+        help_text=_("One question per block: the first line asks, the lines below answer; blank lines between blocks."),
+    )
+    faq_en = models.TextField(_("FAQ in English"), max_length=20000, blank=True)
+    terms = models.TextField(_("terms of service (用户协议)"), max_length=50000, blank=True)
+    terms_en = models.TextField(_("terms of service in English"), max_length=50000, blank=True)
+    privacy = models.TextField(_("privacy policy (隐私政策)"), max_length=50000, blank=True)
+    privacy_en = models.TextField(_("privacy policy in English"), max_length=50000, blank=True)
+    reservation_minutes = models.PositiveSmallIntegerField(
+        _("order reservation minutes"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(RESERVATION_MINUTES_MIN), MaxValueValidator(RESERVATION_MINUTES_MAX)],
+        help_text=_(
+            "How long an unpaid order holds its codes, 5 to 120; blank: the server's ORDER_RESERVATION_MINUTES."
+        ),
+    )
+    # Feature switches: each one is read where the feature acts, not only where its link shows.
+    guest_checkout = models.BooleanField(
+        _("guest checkout"), default=True, help_text=_("Off: only signed-in members can buy.")
+    )
+    sign_up_open = models.BooleanField(_("sign-up open"), default=True, help_text=_("Off: no new accounts."))
+    daily_check_in = models.BooleanField(
+        _("daily check-in"), default=True, help_text=_("Members earn points by checking in each day.")
+    )
+    points_mall = models.BooleanField(_("points mall"), default=True, help_text=_("Members spend points on rewards."))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("shop settings")
+        verbose_name_plural = _("shop settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="shop_settings_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(reservation_minutes__isnull=True)
+                | models.Q(
+                    reservation_minutes__gte=RESERVATION_MINUTES_MIN, reservation_minutes__lte=RESERVATION_MINUTES_MAX
+                ),
+                name="shop_settings_reservation_minutes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Shop settings"))

@@ -11,8 +11,9 @@ own put back by the functions settings.PAGE_CACHE_PERSONAL names.
 A page is cached only for a GET or HEAD by a visitor with no messages waiting, whose query names are
 all ones the view reads, while the shared cache is reachable, and only if the view answered 200. The
 key holds the language, the full address (the page links back to itself to switch language and to
-sign in) and who the page is for (a visitor, or a member's level and whether they are staff); the
-caller adds what the content depends on (a catalog generation, a stock version).
+sign in), who the page is for (a visitor, or a member's level and whether they are staff) and the
+version of the shop settings every page shows; the caller adds what the content depends on (a
+catalog generation, a stock version).
 """
 
 import hashlib
@@ -29,6 +30,7 @@ from django.middleware.csrf import get_token
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 
+from . import shop_settings
 from .cache import LocalCopies, shared_cache_available
 
 # Keys carry what a page depends on (a generation, a stock version), so a changed page is never read
@@ -72,7 +74,9 @@ def viewer(request: HttpRequest) -> str:
 
 def page_key(request: HttpRequest, parts: Iterable[object]) -> str:
     address = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:24]
-    return ":".join(["page", get_language() or "", viewer(request), *map(str, parts), address])
+    # Every page shows the shop settings (its name, the footer's contact, feature switches' links).
+    settings_version = shop_settings.version()
+    return ":".join(["page", get_language() or "", viewer(request), str(settings_version), *map(str, parts), address])
 
 
 @memoize

@@ -160,6 +160,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kamen.context_processors.shop",
                 "catalog.context_processors.navigation",
                 "accounts.context_processors.unread_messages",
             ],

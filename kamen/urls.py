@@ -17,6 +17,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("api/v1/", include("kamen.api_urls")),
     path("suppliers/", include("orders.supplier_urls")),
+    path("", include("kamen.page_urls")),
     path("", include("distribution.urls")),
     path("", include("catalog.urls")),
 ]

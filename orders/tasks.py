@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from kamen import shop_settings
 from kamen.tasks import TRANSIENT_ERRORS, OutageTolerantTask
 
 from . import services
@@ -82,7 +83,7 @@ def send_delivery_email_task(self, order_id: int, sent: bool = False) -> bool:
 def _send(order: Order) -> None:
     link = settings.SITE_URL + order.get_secret_url()
     with translation.override(settings.LANGUAGE_CODE):
-        context = {"order": order, "link": link}
+        context = {"order": order, "link": link, "shop_name": shop_settings.current().shop_name}
         subject = render_to_string("orders/email/delivered_subject.txt", context).strip()
         body = render_to_string("orders/email/delivered.txt", context)
     send_mail(subject, body, None, [order.contact_email])

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +14,7 @@ from catalog import pricing
 from catalog.buyer_fields import clean_answers
 from catalog.models import Sku
 from catalog.selectors import sku_stock
+from kamen import shop_settings
 from kamen.money import cny
 from payments import services as payment_services
 from payments.models import Payment
@@ -55,6 +55,8 @@ def place_order(
     `origin` the fields of an order placed through the API (its key, the caller's number, callback).
     """
     product = sku.product
+    if user is None and not shop_settings.current().guest_checkout:
+        raise CheckoutError(_("Please sign in to buy: this shop sells to members only."))
     try:
         answers = clean_answers(list(product.buyer_fields.all()), buyer_input or {})
     except ValidationError as error:
@@ -139,7 +141,7 @@ def _create_order(sku: Sku, *, user: User | None, quantity: int, **fields) -> Or
         sku_name=sku.name,
         quantity=quantity,
         created_at=now,
-        expires_at=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
+        expires_at=now + timedelta(minutes=shop_settings.reservation_minutes()),
         **fields,
     )
     OrderEvent.objects.create(order=order, type=OrderEvent.Type.PLACED, to_status=order.status, actor=user)

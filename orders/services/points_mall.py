@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from accounts import points
 from accounts import services as wallet_services
 from accounts.models import User, WalletEntry
+from kamen import shop_settings
 
 from ..locks import lock_reward
 from ..models import CouponGrant, PointsRedemption, PointsReward
@@ -23,6 +24,8 @@ class RedemptionRefused(Exception):
 def redeem(reward_id: int, *, user: User) -> PointsRedemption:
     """Spend the reward's points and give it to `user`; RedemptionRefused (or OutOfStock for goods)
     rolls everything back."""
+    if not shop_settings.current().points_mall:
+        raise RedemptionRefused(_("The points mall is closed for now."))
     with transaction.atomic():
         reward = lock_reward(reward_id)
         _check(reward, user)

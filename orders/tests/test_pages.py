@@ -152,7 +152,7 @@ def test_listing_queries_do_not_grow_with_the_number_of_products(client, db, dja
         html = page_text(client, url)
 
     assert html.count('class="pcard"') == 20
-    assert len(few) <= 9
+    assert len(few) <= 10  # 10: the shop settings, read once per change of them and kept in the cache
 
 
 def test_a_cached_listing_never_shows_old_stock(client, sku):

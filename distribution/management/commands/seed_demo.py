@@ -1,6 +1,7 @@
 """Demo data for a fresh shop: everything `seed_orders` makes, and a team for the demo shopper to see in
 the promotion centre — two friends they invited and one those invited, who have bought, so there are
-commissions settled and pending. Idempotent: a second run adds nothing and changes nothing."""
+commissions settled and pending; and the shop settings' after-sales contact, FAQ, terms and privacy
+policy where they are blank. Idempotent: a second run adds nothing and changes nothing."""
 
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from catalog.management.commands.seed_catalog import SHOPPER_LOGIN
 from catalog.models import CardCode, Sku
 from distribution import services
 from distribution.models import Referrer
+from kamen import shop_settings, shop_texts
 from orders.management.commands.seed_orders import Command as OrdersCommand
 from orders.services import deliver_order, place_order
 from payments.services import confirm_payment
@@ -30,6 +32,7 @@ class Command(OrdersCommand):
 
     def handle(self, *args, **options):
         super().handle(*args, **options)
+        shop_settings.fill_blanks(shop_texts.DEMO_SETTINGS)  # what staff already wrote stays
         if Referrer.objects.filter(user__email=TEAM[0][0]).exists():
             return
         with transaction.atomic():
