@@ -59,6 +59,9 @@ class DailyProviderSummary(models.Model):
         verbose_name_plural = _("daily payments by provider")
         constraints = [models.UniqueConstraint(fields=["day", "provider"], name="provider_summary_once_a_day")]
 
+    def __str__(self) -> str:
+        return f"{self.day} {self.provider}"
+
 
 class DailyProductSummary(models.Model):
     """What one product sold on one day (paid orders): the source of the best-seller lists."""
@@ -74,6 +77,9 @@ class DailyProductSummary(models.Model):
         verbose_name_plural = _("daily sales by product")
         constraints = [models.UniqueConstraint(fields=["day", "product_id"], name="product_summary_once_a_day")]
         indexes = [models.Index(fields=["day", "product_id"], name="product_summary_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.title}"
 
 
 class SignupCohort(models.Model):

@@ -16,6 +16,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
 
+from kamen import shop_settings
+
 
 class ShopAdminSite(UnfoldAdminSite):
     """The admin, open only to active staff who signed in through the shop's login with a second factor.
@@ -126,15 +128,15 @@ SIDEBAR = (
 
 
 def site_title(request) -> str:
-    return str(_("kamen card shop"))
+    return shop_settings.current().shop_name
+
+
+def site_icon(request) -> str:
+    return shop_settings.current().logo_url or static("img/kamen-mark.svg")
 
 
 def site_subheader(request) -> str:
     return str(_("Back office"))
-
-
-def site_icon(request) -> str:
-    return static("img/kamen-mark.svg")
 
 
 def stylesheet(request) -> str:

@@ -299,7 +299,7 @@ class Command(BaseCommand):
             f"Demo shop ready: {Category.objects.count()} categories, {Product.objects.count()} products, "
             f"{Sku.objects.count()} SKUs, {CardCode.objects.count()} card codes ({added_codes} added now).\n"
             f"  staff:   {ADMIN_LOGIN[0]} / {ADMIN_LOGIN[1]}  → /admin/\n"
-            f"           authenticator secret {second_factor.DEMO_TOTP_SECRET} (or `manage.py demo_totp` for the code)\n"
+            f"           2FA secret {second_factor.DEMO_TOTP_SECRET} (or `manage.py demo_totp` prints the code)\n"
             f"  shopper: {SHOPPER_LOGIN[0]} / {SHOPPER_LOGIN[1]}  (wallet ¥{SHOPPER_CREDIT.amount})"
         )
 
