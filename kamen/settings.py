@@ -338,6 +338,14 @@ MAIL_SWEEP_AFTER = timedelta(seconds=env.int("MAIL_SWEEP_AFTER_SECONDS", default
 MAIL_SWEEP_WITHIN = timedelta(hours=env.int("MAIL_SWEEP_WITHIN_HOURS", default=48))
 MAIL_CLAIM_STALE_AFTER = timedelta(seconds=env.int("MAIL_CLAIM_STALE_AFTER_SECONDS", default=600))
 ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
+# Risk rules (orders.services.risk). A paid order is held in the staff queue instead of delivered when
+# it costs at least RISK_HOLD_NEW_BUYER_TOTAL yuan and comes from a guest or an account younger than
+# RISK_NEW_ACCOUNT_HOURS, or when RISK_BURST_ORDERS orders were paid from its address or device within
+# RISK_BURST_MINUTES (API orders excepted). 0 turns a rule off.
+RISK_HOLD_NEW_BUYER_TOTAL = Decimal(env("RISK_HOLD_NEW_BUYER_TOTAL", default="500"))
+RISK_NEW_ACCOUNT_AGE = timedelta(hours=env.int("RISK_NEW_ACCOUNT_HOURS", default=24))
+RISK_BURST_ORDERS = env.int("RISK_BURST_ORDERS", default=10)
+RISK_BURST_WINDOW = timedelta(minutes=env.int("RISK_BURST_MINUTES", default=10))
 # Checkout's price preview also answers whether a coupon code exists: limited so codes cannot be guessed.
 PRICE_PREVIEW_RATE = env("PRICE_PREVIEW_RATE", default="120/m")
 # Guest lookup passwords: a keyed hash, not a slow one (orders/lookup_passwords.py says why).

@@ -18,6 +18,7 @@ from catalog import live_stock, pricing
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
 from kamen import page_cache
+from kamen.http import client_ip_or_none, device_fingerprint, device_id
 from kamen.money import cny, to_fen
 from kamen.parsing import parse_id
 from kamen.templatetags.money import yuan
@@ -126,6 +127,8 @@ def place(request: HttpRequest) -> HttpResponse:
                     payment_method=data["payment_method"],
                     buyer_input=form.buyer_input(),
                     coupon=coupon,
+                    buyer_ip=client_ip_or_none(request),
+                    device=device_fingerprint(device_id(request)),
                 )
                 selectors.grant_session_access(request, placed.order)
                 request.session.save()
