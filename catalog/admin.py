@@ -371,6 +371,7 @@ class SkuAdmin(ShownOnListPagesAdmin):
         "sort_order",
         "cost",
         "low_stock_at",
+        "daily_limit_per_buyer",
         "available",
         "reserved",
         "sold",

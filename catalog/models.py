@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -257,6 +258,13 @@ class Sku(models.Model):
         null=True,
         blank=True,
         help_text=_("Staff are alerted when this few free codes are left; empty: no alert."),
+    )
+    daily_limit_per_buyer = models.PositiveIntegerField(
+        _("daily limit per buyer"),
+        null=True,
+        validators=[MinValueValidator(1)],
+        blank=True,
+        help_text=_("At most this many pieces per buyer per day (Beijing time); empty: no limit."),
     )
     # Upstream Skus (catalog.supply): which supplier is asked first, and the price template the
     # supplier sync applies to the cost it reads.

@@ -1,23 +1,13 @@
 """The two cookies of invitations: the inviter a visitor came by (30 days) and the device cookie that
 tells one browser from another when the abuse checks compare an invitee with their upline."""
 
-import secrets
-
 from django.conf import settings
-from django.http import HttpRequest
+
+from kamen.http import DEVICE_COOKIE, DEVICE_COOKIE_AGE, device_id
+
+__all__ = ["DEVICE_COOKIE", "INVITE_COOKIE", "DeviceCookieMiddleware", "device_id", "remember_inviter"]
 
 INVITE_COOKIE = "kamen_invite"
-DEVICE_COOKIE = "kamen_device"
-DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
-
-
-def device_id(request: HttpRequest) -> str:
-    """This browser's device id: its cookie, or a new one the middleware sets on the response."""
-    value = request.COOKIES.get(DEVICE_COOKIE, "")
-    if not (16 <= len(value) <= 64 and value.isascii()):
-        value = getattr(request, "_kamen_new_device", "") or secrets.token_urlsafe(24)
-        request._kamen_new_device = value
-    return value
 
 
 class DeviceCookieMiddleware:

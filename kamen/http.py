@@ -7,9 +7,13 @@ client can forge are to the left of those), or a header named by `ALLAUTH_TRUSTE
 our login limits use it, so the rest of the shop asks it too.
 """
 
+import hashlib
+import hmac
 import ipaddress
+import secrets
 
 from allauth.account.adapter import get_adapter
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 
@@ -48,3 +52,25 @@ def is_loopback_request(request: HttpRequest) -> bool:
     if peer.version == 6 and peer.ipv4_mapped:
         peer = peer.ipv4_mapped
     return peer.is_loopback and not any(request.META.get(header) for header in FORWARDING_HEADERS)
+
+
+# The device cookie (set by distribution's DeviceCookieMiddleware): one browser told from another, for
+# the invite abuse checks and for the risk rules of checkout.
+DEVICE_COOKIE = "kamen_device"
+DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
+
+
+def device_id(request: HttpRequest) -> str:
+    """This browser's device id: its cookie, or a new one the middleware sets on the response."""
+    value = request.COOKIES.get(DEVICE_COOKIE, "")
+    if not (16 <= len(value) <= 64 and value.isascii()):
+        value = getattr(request, "_kamen_new_device", "") or secrets.token_urlsafe(24)
+        request._kamen_new_device = value
+    return value
+
+
+def device_fingerprint(cookie_value: str) -> str:
+    """The device cookie as stored: a keyed hash, so the table holds nothing a browser could replay."""
+    if not cookie_value:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), cookie_value[:100].encode(), hashlib.sha256).hexdigest()

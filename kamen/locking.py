@@ -7,6 +7,7 @@ Each app names its locks in its own `locks.py` (`lock_order`, `lock_payment`, `l
 on top of these helpers; nothing else calls `select_for_update`.
 """
 
+import hashlib
 from typing import TypeVar
 
 from django.db import connections, router
@@ -59,3 +60,26 @@ def lock_free_pks(queryset: QuerySet, *, limit: int) -> list[int]:
     require_transaction(queryset.model)
     locked = queryset.select_for_update(skip_locked=True, of=("self",)).order_by("pk")
     return list(locked.values_list("pk", flat=True)[:limit])
+
+
+def lock_names(names: list[str], *, using: str = "default") -> None:
+    """Hold a lock on each of `names` until the transaction ends: for something that has no row of its
+    own to lock (a buyer's daily count of one SKU), so a check and the write it allows are one step.
+
+    PostgreSQL transaction-level advisory locks, taken in sorted order so two callers that share
+    names queue instead of deadlocking. SQLite (the embedded run) has one writer at a time already.
+    """
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise LockOutsideTransaction("named locks need transaction.atomic()")
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({_lock_key(name) for name in names})
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _lock_key(name: str) -> int:
+    # A signed 64-bit number, as pg_advisory_xact_lock takes; a collision only makes two names queue.
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)

@@ -292,6 +292,8 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
+# The login and sign-up forms ask for the security check (kamen.captcha) after bursts from one address.
+ACCOUNT_FORMS = {"login": "accounts.forms.ShopLoginForm", "signup": "accounts.forms.ShopSignupForm"}
 # allauth's own limits: failed logins per IP and per account, sign-ups per IP.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
@@ -387,6 +389,26 @@ MAIL_SWEEP_AFTER = timedelta(seconds=env.int("MAIL_SWEEP_AFTER_SECONDS", default
 MAIL_SWEEP_WITHIN = timedelta(hours=env.int("MAIL_SWEEP_WITHIN_HOURS", default=48))
 MAIL_CLAIM_STALE_AFTER = timedelta(seconds=env.int("MAIL_CLAIM_STALE_AFTER_SECONDS", default=600))
 ORDER_LOOKUP_RATE = env("ORDER_LOOKUP_RATE", default="10/m")
+# Risk rules (orders.services.risk). A paid order is held in the staff queue instead of delivered when
+# it costs at least RISK_HOLD_NEW_BUYER_TOTAL yuan and comes from a guest or an account younger than
+# RISK_NEW_ACCOUNT_HOURS, or when RISK_BURST_ORDERS orders were paid from its address or device within
+# RISK_BURST_MINUTES (API orders excepted). 0 turns a rule off.
+RISK_HOLD_NEW_BUYER_TOTAL = Decimal(env("RISK_HOLD_NEW_BUYER_TOTAL", default="500"))
+RISK_NEW_ACCOUNT_AGE = timedelta(hours=env.int("RISK_NEW_ACCOUNT_HOURS", default=24))
+RISK_BURST_ORDERS = env.int("RISK_BURST_ORDERS", default=10)
+RISK_BURST_WINDOW = timedelta(minutes=env.int("RISK_BURST_MINUTES", default=10))
+# The self-hosted proof-of-work check (kamen.captcha): asked on sign-up, login and guest checkout once
+# an address has made CAPTCHA_AFTER attempts of that kind (failed ones, for login) within
+# CAPTCHA_WINDOW_SECONDS. A challenge lives CAPTCHA_TTL_SECONDS; CAPTCHA_BITS leading zero bits cost
+# a browser about 2**bits hashes (18: a fraction of a second on a phone, a real cost to a bot in bulk).
+CAPTCHA_AFTER = {
+    "login": env.int("CAPTCHA_AFTER_FAILED_LOGINS", default=3),
+    "signup": env.int("CAPTCHA_AFTER_SIGNUPS", default=5),
+    "checkout": env.int("CAPTCHA_AFTER_GUEST_CHECKOUTS", default=5),
+}
+CAPTCHA_WINDOW_SECONDS = env.int("CAPTCHA_WINDOW_SECONDS", default=600)
+CAPTCHA_TTL_SECONDS = env.int("CAPTCHA_TTL_SECONDS", default=300)
+CAPTCHA_BITS = env.int("CAPTCHA_BITS", default=18)
 # Checkout's price preview also answers whether a coupon code exists: limited so codes cannot be guessed.
 PRICE_PREVIEW_RATE = env("PRICE_PREVIEW_RATE", default="120/m")
 # Guest lookup passwords: a keyed hash, not a slow one (orders/lookup_passwords.py says why).

@@ -51,6 +51,8 @@ ORDER_FIELDS = (
     "expires_at",
     "paid_at",
     "delivered_at",
+    "buyer_ip",
+    "device",
 )
 
 
@@ -211,7 +213,7 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     fields = ORDER_FIELDS
     readonly_fields = ORDER_FIELDS
     inlines = (UpstreamPurchaseInline, OrderEventInline)
-    actions = ("retry_stock_delivery",)
+    actions = ("retry_stock_delivery", "release_risk_holds")
     change_form_template = "admin/orders/staffqueueorder/change_form.html"
 
     def get_queryset(self, request):
@@ -239,7 +241,9 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     def get_urls(self):
         deliver = self.admin_site.admin_view(self.deliver_view)
         retry = self.admin_site.admin_view(self.retry_view)
+        release = self.admin_site.admin_view(self.release_view)
         return [
+            path("<path:object_id>/release/", release, name="orders_staffqueueorder_release"),
             path("<path:object_id>/deliver/", deliver, name="orders_staffqueueorder_deliver"),
             path("<path:object_id>/retry/", retry, name="orders_staffqueueorder_retry"),
             *super().get_urls(),
@@ -254,6 +258,8 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
             "can_act": self.has_change_permission(request),
             "delivery_form": ManualDeliveryForm(),
         }
+        order = self.get_object(request, unquote(object_id))
+        extra_context["held_for_review"] = order is not None and services.is_held_for_review(order)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _get_queued(self, request, object_id: str) -> Order:
@@ -298,6 +304,27 @@ class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
             done = _("Order %(number)s delivered from stock.")
         self.message_user(request, done % {"number": order.number})
         return True
+
+    @method_decorator(require_POST)
+    def release_view(self, request, object_id: str):
+        order = self._get_queued(request, object_id)
+        if self._release(request, order):
+            return redirect("admin:orders_staffqueueorder_changelist")
+        return redirect("admin:orders_staffqueueorder_change", order.pk)
+
+    def _release(self, request, order: Order) -> bool:
+        try:
+            services.release_held_order(order, actor=request.user)
+        except IllegalTransition as error:
+            self.message_user(request, f"{order.number}: {error}", messages.ERROR)
+            return False
+        self.message_user(request, _("Order %(number)s released for delivery.") % {"number": order.number})
+        return True
+
+    @admin.action(description=gettext_lazy("Release orders held by a risk rule"), permissions=["change"])
+    def release_risk_holds(self, request, queryset):
+        for order in queryset:
+            self._release(request, order)
 
     @admin.action(description=gettext_lazy("Retry delivery (from stock, or the suppliers)"), permissions=["change"])
     def retry_stock_delivery(self, request, queryset):
@@ -478,3 +505,4 @@ class RefundAdmin(ShopAdmin):
 
 
 from . import member_admin  # noqa: E402, F401 - registers the coupon, level and points-mall admins
+from .risk_admin import BlockedBuyerAdmin  # noqa: E402, F401 - registers the blacklist admin

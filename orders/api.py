@@ -14,6 +14,7 @@ from catalog.buyer_fields import field_name
 from catalog.models import CardCode, Sku
 from catalog.selectors import get_buyable_sku
 from kamen.api import ApiProblem, Pages
+from kamen.http import client_ip_or_none
 
 from .models import Order
 from .services import CheckoutError, OutOfStock
@@ -119,6 +120,7 @@ class OrderList(ApiView, generics.ListAPIView):
                 client_order_no=data["client_order_no"],
                 callback_url=data.get("callback_url", ""),
                 buyer_input=_answers_by_name(sku, data.get("buyer_input") or {}),
+                buyer_ip=client_ip_or_none(request),
             )
         except OutOfStock as refused:
             raise ApiProblem("OUT_OF_STOCK", str(refused), status_code=status.HTTP_409_CONFLICT) from None

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.buyer_fields import MAX_ANSWER_LENGTH, clean_answer, field_name
 from catalog.models import BuyerField
+from kamen import captcha
 from kamen.parsing import BIGINT_MAX
 
 from .models import Order
@@ -20,7 +21,7 @@ class DigitsField(forms.IntegerField):
         return super().to_python(value)
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(captcha.CaptchaFormMixin, forms.Form):
     """What the shopper chooses. Price is not among the fields: the server computes it."""
 
     sku = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

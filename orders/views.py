@@ -17,7 +17,8 @@ from catalog import cache as catalog_cache
 from catalog import live_stock, pricing, views_counter
 from catalog import selectors as catalog_selectors
 from catalog.models import Product, Sku
-from kamen import page_cache
+from kamen import captcha, page_cache
+from kamen.http import client_ip_or_none, device_fingerprint, device_id
 from kamen.money import cny, to_fen
 from kamen.parsing import parse_id
 from kamen.templatetags.money import yuan
@@ -115,6 +116,8 @@ def place(request: HttpRequest) -> HttpResponse:
         providers=available_providers(user=user),
         buyer_fields=catalog_selectors.buyer_fields(sku.product),
     )
+    if user is None:
+        _check_guest_burst(request, form)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -131,6 +134,8 @@ def place(request: HttpRequest) -> HttpResponse:
                     payment_method=data["payment_method"],
                     buyer_input=form.buyer_input(),
                     coupon=coupon,
+                    buyer_ip=client_ip_or_none(request),
+                    device=device_fingerprint(device_id(request)),
                 )
                 selectors.grant_session_access(request, placed.order)
                 request.session.save()
@@ -143,6 +148,18 @@ def place(request: HttpRequest) -> HttpResponse:
         else:
             return _start_payment(request, placed)
     return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
+
+
+def _check_guest_burst(request: HttpRequest, form: CheckoutForm) -> None:
+    """Count a guest checkout from this address; after a burst, the form asks for the security check.
+
+    The product page is cached for every visitor, so the check cannot be on it: the checkout that
+    needs one is refused and comes back (not cached) with the check running.
+    """
+    ip = client_ip_or_none(request)
+    if captcha.is_required(captcha.CHECKOUT, ip):
+        form.ask_captcha(captcha.CHECKOUT)
+    captcha.count_attempt(captcha.CHECKOUT, ip)
 
 
 @ratelimit(key="ip", rate=lambda group, request: settings.PRICE_PREVIEW_RATE, block=True)

@@ -1,5 +1,7 @@
 """Distribution writes: the referral tree, commissions and their ledger, settlement, withdrawals."""
 
+from kamen.http import device_fingerprint
+
 from .commissions import (
     ReviewRefused,
     accrue_commissions,
@@ -8,7 +10,7 @@ from .commissions import (
     reverse_commissions,
     tier_rates,
 )
-from .invites import InviteRefused, bind_inviter, device_fingerprint, find_referrer, join, record_sighting, referrer_for
+from .invites import InviteRefused, bind_inviter, find_referrer, join, record_sighting, referrer_for
 from .settlement import settle_due_commissions
 from .withdrawals import (
     WithdrawalRefused,

@@ -1,12 +1,9 @@
 """Invitations and the referral tree: every member's invite code, binding an inviter once and forever,
 the traces (device, address) that tell a second account of the inviter from a real new member."""
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -42,13 +39,6 @@ def normalize_invite_code(text: str) -> str:
 def find_referrer(code: str) -> Referrer | None:
     code = normalize_invite_code(code)
     return Referrer.objects.filter(code=code).first() if code else None
-
-
-def device_fingerprint(cookie_value: str) -> str:
-    """The device cookie as stored: a keyed hash, so the table holds nothing a browser could replay."""
-    if not cookie_value:
-        return ""
-    return hmac.new(settings.SECRET_KEY.encode(), cookie_value[:100].encode(), hashlib.sha256).hexdigest()
 
 
 def record_sighting(user: User, *, device: str, ip: str | None) -> None:

@@ -14,10 +14,12 @@ from .order import (
     price_adjustments,
 )
 from .points_mall import PointsRedemption, PointsReward
+from .risk import BlockedBuyer
 from .upstream import UpstreamPurchase
 from .webhooks import WebhookDelivery
 
 __all__ = [
+    "BlockedBuyer",
     "LEVEL_PURPOSE",
     "LevelPurchase",
     "MOVES",

@@ -119,6 +119,10 @@ class Order(models.Model):
     )
     client_order_no = models.CharField(_("caller's order number"), max_length=64, blank=True)
     callback_url = models.URLField(_("callback URL"), max_length=500, blank=True)
+    # Where the order came from, for the risk rules (orders.services.risk): the buyer's address and
+    # their browser's device fingerprint (a keyed hash of its device cookie; empty through the API).
+    buyer_ip = models.GenericIPAddressField(_("buyer's IP address"), null=True, blank=True)
+    device = models.CharField(_("device fingerprint"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -128,6 +132,9 @@ class Order(models.Model):
             models.Index(fields=["status", "expires_at"], name="order_expiry"),
             models.Index(fields=["status", "paid_at"], name="order_delivery_sweep"),
             models.Index(fields=["user", "-created_at"], name="order_by_user"),
+            models.Index(fields=["sku", "created_at"], name="order_by_sku_day"),
+            models.Index(fields=["buyer_ip", "paid_at"], name="order_paid_by_ip"),
+            models.Index(fields=["device", "paid_at"], name="order_paid_by_device"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_quantity_positive"),
@@ -214,6 +221,9 @@ class OrderEvent(models.Model):
         UPSTREAM_FAILED = "upstream_failed", _("A supplier attempt failed, nothing bought")
         DELIVERED_LATE = "delivered_late", _("Delivered by the supplier after going to staff")
         UPSTREAM_RETRIED = "upstream_retried", _("Sent to the suppliers again by staff")
+        # Risk rules (orders.services.risk): a paid order held for staff instead of delivered, and let go.
+        RISK_HELD = "risk_held", _("Held for review by a risk rule")
+        RISK_RELEASED = "risk_released", _("Released for delivery by staff after review")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     type = models.CharField(_("event"), max_length=40, choices=Type.choices)
@@ -253,10 +263,10 @@ MOVES: dict[tuple[str, str], set[str]] = {
     (S.CANCELLED, S.PAID): {E.PAID_LATE},
     (S.PAID, S.DELIVERED): {E.DELIVERED},
     (S.PAID, S.AWAITING_MANUAL): {E.AWAITING_MANUAL},
-    (S.PAID, S.DELIVERY_FAILED): {E.DELIVERY_FAILED},
+    (S.PAID, S.DELIVERY_FAILED): {E.DELIVERY_FAILED, E.RISK_HELD},
     (S.AWAITING_MANUAL, S.DELIVERED): {E.DELIVERED_MANUALLY},
     (S.DELIVERY_FAILED, S.DELIVERED): {E.DELIVERED_MANUALLY, E.DELIVERY_RETRIED, E.DELIVERED_LATE},
-    (S.DELIVERY_FAILED, S.PAID): {E.UPSTREAM_RETRIED},
+    (S.DELIVERY_FAILED, S.PAID): {E.UPSTREAM_RETRIED, E.RISK_RELEASED},
     (S.PAID, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.AWAITING_MANUAL, S.CANCELLED): {E.CANCELLED_REFUNDED},
     (S.DELIVERY_FAILED, S.CANCELLED): {E.CANCELLED_REFUNDED},
@@ -266,7 +276,8 @@ UNDELIVERED = (S.PAID, S.AWAITING_MANUAL, S.DELIVERY_FAILED)
 
 
 class StaffQueueOrder(Order):
-    """Orders waiting for a person: manual delivery, delivery failures, late payments without stock."""
+    """Orders waiting for a person: manual delivery, delivery failures, late payments without stock,
+    orders held by a risk rule."""
 
     class Meta:
         proxy = True

@@ -5,7 +5,17 @@ Every move of an order goes through `transition`, inside a transaction, with an 
 
 from .checkout import PlacedOrder, cancel_order, place_order
 from .coupons import CouponChoice, CouponRefused, PricePreview, find_coupon, preview_price, unused_grants
-from .delivery import deliver_manually, deliver_order, enqueue_delivery, fail_delivery, mark_paid, retry_delivery
+from .delivery import (
+    deliver_manually,
+    deliver_order,
+    enqueue_delivery,
+    fail_delivery,
+    hold_for_review,
+    is_held_for_review,
+    mark_paid,
+    release_held_order,
+    retry_delivery,
+)
 from .mail import claim_delivery_email, record_delivery_email, sweep_unsent_delivery_emails
 from .refunds import (
     approve_refund,
@@ -17,10 +27,19 @@ from .refunds import (
     retry_refund,
 )
 from .reservation import CheckoutError, OutOfStock, release_codes, reserve_codes
+from .risk import Buyer, BuyerBlocked, DailyLimitReached, block_buyer, unblock_buyer
 from .states import record_event, transition
 from .sweepers import expire_unpaid_orders, sweep_undelivered_orders
 
 __all__ = [
+    "Buyer",
+    "BuyerBlocked",
+    "DailyLimitReached",
+    "block_buyer",
+    "hold_for_review",
+    "is_held_for_review",
+    "release_held_order",
+    "unblock_buyer",
     "CheckoutError",
     "CouponChoice",
     "CouponRefused",

@@ -47,10 +47,12 @@ def place_api_order(
     client_order_no: str,
     callback_url: str = "",
     buyer_input: dict[str, str] | None = None,
+    buyer_ip: str | None = None,
 ) -> ApiOrder:
     """Place and pay an order from the key owner's wallet, all or nothing.
 
-    Refusals change nothing: CheckoutError / OutOfStock (stock, limits, input fields), NotEnoughBalance,
+    Refusals change nothing: CheckoutError / OutOfStock (stock, limits, input fields, the blacklist
+    for the key owner's e-mail or the caller's `buyer_ip`), NotEnoughBalance,
     DuplicateOrder, ValidationError (the callback URL). A retry of a placed order returns it.
     """
     user = key.user
@@ -72,6 +74,7 @@ def place_api_order(
                 payment_method="balance",
                 buyer_input=buyer_input,
                 origin=origin,
+                buyer_ip=buyer_ip,
             )
             if placed.payment.state != placed.payment.State.CONFIRMED:
                 payment_services.pay_with_balance(placed.payment, user=user)

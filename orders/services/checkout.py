@@ -23,6 +23,7 @@ from payments.providers import FREE, get_provider
 from ..locks import lock_order
 from ..lookup_passwords import hash_lookup_password
 from ..models import ORDER_PURPOSE, Order, OrderEvent, OrderPayment
+from . import risk
 from .coupons import CouponChoice, check_coupon, hold_coupon, quote_with_coupon, release_coupon
 from .reservation import CheckoutError, OutOfStock, release_codes, reserve_codes
 from .states import transition
@@ -47,12 +48,17 @@ def place_order(
     buyer_input: dict[str, str] | None = None,
     coupon: CouponChoice | None = None,
     origin: dict | None = None,
+    buyer_ip: str | None = None,
+    device: str = "",
 ) -> PlacedOrder:
     """Price the order on the server, reserve its codes, hold its coupon and open its payment — all or
     nothing. An order that costs nothing (a 100% coupon) is paid at once, without a gateway.
 
     `buyer_input` holds the answers to the product's input fields, keyed by their form names;
-    `origin` the fields of an order placed through the API (its key, the caller's number, callback).
+    `origin` the fields of an order placed through the API (its key, the caller's number, callback);
+    `buyer_ip` and `device` (a device fingerprint) where the order comes from, for the risk rules.
+    A blacklisted buyer (BuyerBlocked) or one past the SKU's daily limit (DailyLimitReached) is refused
+    with nothing written.
     """
     product = sku.product
     if user is None and not shop_settings.current().guest_checkout:
@@ -71,6 +77,9 @@ def place_order(
         # A cheap early answer from the cached count (exact, as of the last committed change of the
         # product's codes): late buyers in a sale cost no query. The reservation below decides.
         raise OutOfStock(str(OUT_OF_STOCK))
+    # After the cached stock answer, so the latecomers of a sale still cost no query.
+    buyer = risk.Buyer(user=user, email=user.email if user else contact_email, ip=buyer_ip, device=device)
+    risk.check_not_blocked(buyer)
     if coupon is None:
         quote = pricing.quote(sku, quantity, user=user)
     else:
@@ -83,10 +92,13 @@ def place_order(
     # Hash before the transaction so row locks are held only briefly.
     password_hash = hash_lookup_password(lookup_password)
     with transaction.atomic():
+        risk.check_daily_limit(sku, quantity=quantity, buyer=buyer)
         order = _create_order(
             sku,
             user=user,
-            contact_email=user.email if user else contact_email,
+            contact_email=buyer.email,
+            buyer_ip=buyer_ip,
+            device=device,
             lookup_password=password_hash,
             quantity=quantity,
             unit_price=quote.unit_price,

@@ -18,6 +18,7 @@ from .coupons import use_coupon
 from .mail import mail_when_committed
 from .messages import STAFF_QUEUE, K, alert_staff, shop_language, tell_buyer
 from .reservation import OutOfStock, reserve_codes
+from .risk import hold_reason
 from .states import transition
 from .upstream import deliver_upstream, retry_upstream_delivery
 from .webhooks import order_finished
@@ -32,6 +33,7 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
 
     A payment on an expired or cancelled order is a late payment: its codes are reserved again when
     stock allows, otherwise the order goes to the staff queue with the reason. It is never dropped.
+    An order that trips a soft risk rule waits in the staff queue too, its codes still held for it.
     """
     late = order.status in (Order.Status.EXPIRED, Order.Status.CANCELLED)
     transition(order, Order.Status.PAID, event=E.PAID_LATE if late else E.PAID, payment=payment_id)
@@ -42,6 +44,10 @@ def mark_paid(order: Order, *, payment_id: int) -> Order:
         if reserve_codes(order, missing) != missing:
             fail_delivery(order, _("Paid after the order expired and the stock is gone; refund or restock."))
             return order
+    with shop_language():  # the reason is staff's to read in the queue, in the shop's language
+        reason = hold_reason(order)
+    if reason:
+        return hold_for_review(order, reason)
     transaction.on_commit(lambda: enqueue_delivery(order.pk))
     return order
 
@@ -109,6 +115,42 @@ def retry_delivery(order: Order, *, actor: User) -> Order:
         order.save(update_fields=["abnormal_reason"])
         transition(order, Order.Status.DELIVERED, event=E.DELIVERY_RETRIED, actor=actor)
         _delivered(order)
+    return order
+
+
+def hold_for_review(order: Order, reason: str) -> Order:
+    """With the paid order locked: send it to the staff queue for `reason` (a soft risk rule) instead
+    of delivering it. Its codes stay held; the buyer is told it is being handled, not why."""
+    order.abnormal_reason = reason[: Order._meta.get_field("abnormal_reason").max_length]
+    order.save(update_fields=["abnormal_reason"])
+    logger.warning("order %s held for review: %s", order.number, reason)
+    transition(order, Order.Status.DELIVERY_FAILED, event=E.RISK_HELD, reason=reason)
+    tell_buyer(order, K.DELIVERY_FAILED, event="delivery_failed")
+    with shop_language():
+        what = _("Held for review: %(reason)s") % {"reason": reason}
+    alert_staff(order, STAFF_QUEUE, what=what)
+    return order
+
+
+def is_held_for_review(order: Order) -> bool:
+    """Whether the order waits in the staff queue because a risk rule held it (and nothing since)."""
+    if order.status != Order.Status.DELIVERY_FAILED:
+        return False
+    last = order.events.filter(to_status=Order.Status.DELIVERY_FAILED).order_by("-id").first()
+    return last is not None and last.type == E.RISK_HELD
+
+
+def release_held_order(order: Order, *, actor: User) -> Order:
+    """Staff reviewed an order a risk rule held and let it go: it is delivered as any paid order is
+    (from stock, by hand or from a supplier), with no risk rule asked again."""
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if not is_held_for_review(order):
+            raise IllegalTransition(_("Only an order held by a risk rule can be released."))
+        order.abnormal_reason = ""
+        order.save(update_fields=["abnormal_reason"])
+        transition(order, Order.Status.PAID, event=E.RISK_RELEASED, actor=actor)
+        transaction.on_commit(lambda: enqueue_delivery(order.pk))
     return order
 
 
