@@ -63,7 +63,7 @@ SIDEBAR = (
         ],
     ),
     (
-        _("Goods"),
+        _("Goods and supply"),
         [
             ("catalog.reviewqueueproduct", "fact_check"),
             ("catalog.product", "inventory_2"),
