@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.second_factor import DEMO_TOTP_SECRET, current_code
 from kamen.testing import factories
 
 PASSWORD = "a-long-pass-phrase-9"
@@ -86,11 +87,13 @@ def test_the_demo_logins_sign_in_at_once(client, db):
     client.post(reverse("account_login"), {"login": "shopper@kamen.local", "password": "kamen-shop-2026"})
     assert signed_in(client)
     client.logout()
-    response = client.post(
+    asked = client.post(
         reverse("account_login") + "?next=/admin/",
         {"login": "admin@kamen.local", "password": "kamen-admin-2026"},
         follow=True,
     )
+    assert asked.redirect_chain[-1][0] == reverse("mfa_authenticate")  # the demo staff login has 2FA on
+    response = client.post(reverse("mfa_authenticate"), {"code": current_code(DEMO_TOTP_SECRET)}, follow=True)
     assert signed_in(client) and response.redirect_chain[-1][0] == "/admin/"
 
 

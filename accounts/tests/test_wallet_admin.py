@@ -9,6 +9,7 @@ from djmoney.money import Money
 
 from accounts import services
 from accounts.models import User, Wallet, WalletEntry
+from kamen.testing import factories
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -76,7 +77,7 @@ def test_bad_credit_input_is_refused_and_changes_nothing(client, staff, shopper,
 
 
 def test_a_credit_needs_the_add_walletentry_permission(client, shopper):
-    clerk = User.objects.create_user("clerk@example.com", "pass-1234-word", is_staff=True)
+    clerk = factories.UserFactory(email="clerk@example.com", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_wallet"))
     client.force_login(clerk)
 

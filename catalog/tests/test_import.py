@@ -5,9 +5,9 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.models import User
 from catalog import forms
 from catalog.models import CardCode
+from kamen.testing import factories
 from kamen.testing.pages import messages_of
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -127,7 +127,7 @@ def test_the_import_page_renders_with_the_stock_count(client, staff, sku):
 
 
 def test_import_needs_the_add_cardcode_permission(client, sku):
-    clerk = User.objects.create_user("clerk@example.com", "pass-1234-word", is_staff=True)
+    clerk = factories.UserFactory(email="clerk@example.com", is_staff=True)
     client.force_login(clerk)
 
     assert client.post(import_url(sku), {"text": "SNEAKY-1"}).status_code == 403

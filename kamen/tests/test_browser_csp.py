@@ -13,8 +13,10 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django.urls import reverse
 
+from accounts.second_factor import current_code
 from kamen.testing import factories
 from kamen.testing.browser import ARTIFACTS, record_csp_violations
+from kamen.testing.factories import STAFF_TOTP_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -139,6 +141,10 @@ def test_staff_work_in_the_admin_without_a_violation(live_server, watched_page, 
     page.fill("input[name=login]", STAFF[0])
     page.fill("input[name=password]", STAFF[1])
     page.click("form[action='/accounts/login/'] [type=submit]")
+    # and give the code of their authenticator app (allauth's second step)
+    page.wait_for_url(f"{live_server.url}{reverse('mfa_authenticate')}")
+    page.fill("input[name=code]", current_code(STAFF_TOTP_SECRET))
+    page.press("input[name=code]", "Enter")
     page.wait_for_url(f"{live_server.url}/admin/")
     page.screenshot(path=str(ARTIFACTS / "csp-admin-index.png"), full_page=True)
 

@@ -279,7 +279,7 @@ def test_staff_release_a_held_order_from_the_staff_queue(
     assert order.status == Order.Status.DELIVERED
 
 
-def test_an_order_that_failed_for_stock_cannot_be_released_as_a_risk_hold(db, sku, staff, paid_order):
+def test_an_order_that_failed_for_stock_cannot_be_released_as_a_risk_hold(db, sku, staff, paid_order, english):
     order = paid_order(sku, quantity=1, deliver=False)
     with pytest.raises(Exception, match="risk rule"):
         services.release_held_order(order, actor=staff)

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from accounts.models import User
 from catalog import services as catalog_services
 from catalog.models import CardCode
+from kamen.testing import factories
 from kamen.testing.pages import messages_of
 from orders import services
 from orders.models import Order, OrderEvent
@@ -81,7 +81,7 @@ def test_manual_delivery_without_content_changes_nothing(client, staff, manual_o
 
 
 def test_manual_delivery_needs_the_change_permission_on_the_queue(client, manual_order):
-    clerk = User.objects.create_user("clerk@example.com", "pass-1234-word", is_staff=True)
+    clerk = factories.UserFactory(email="clerk@example.com", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_staffqueueorder"))
     client.force_login(clerk)
 
