@@ -72,6 +72,6 @@ CHART_OPTIONS = {
     "plugins": {"legend": {"display": True, "position": "bottom"}},
     "scales": {
         "y": {"beginAtZero": True, "position": "left"},
-        "y1": {"beginAtZero": True, "position": "right", "grid": {"drawOnChartArea": False}},
+        "y1": {"beginAtZero": True, "position": "right", "grid": {"drawOnChartArea": False}, "ticks": {"precision": 0}},
     },
 }

@@ -110,8 +110,12 @@ class ReadOnlyAdmin(ReadOnlyMixin, ShopAdmin):
 class ShopTabularInline(TabularInline):
     """The base inline of the shop: rows of a table inside a change form, in the admin's theme."""
 
+    hide_title = True
+
 
 class ReadOnlyInline(ReadOnlyMixin, TabularInline):
+    # Rows are read in their columns; the theme's title line above each row would repeat an id.
+    hide_title = True
     extra = 0
     can_delete = False
     show_change_link = False

@@ -27,6 +27,8 @@ class ShopAdminSite(UnfoldAdminSite):
     (STAFF_REQUIRE_2FA) before any admin page opens.
     """
 
+    index_title = _("Dashboard")
+
     def has_permission(self, request) -> bool:
         return super().has_permission(request) and not needs_second_factor(request.user)
 

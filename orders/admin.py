@@ -12,7 +12,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -94,6 +96,11 @@ class OrderDisplayMixin:
         )
 
 
+def _local(moment) -> str:
+    """A moment as the admin shows its own fields: in the shop's time zone and format."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "-"
+
+
 class PaymentInline(ReadOnlyInline):
     """The order's payment attempts, read through its payment links."""
 
@@ -127,16 +134,16 @@ class PaymentInline(ReadOnlyInline):
         return link.payment.gateway_trade_no
 
     @admin.display(description=gettext_lazy("created"))
-    def created_at(self, link: OrderPayment):
-        return link.payment.created_at
+    def created_at(self, link: OrderPayment) -> str:
+        return _local(link.payment.created_at)
 
     @admin.display(description=gettext_lazy("confirmed"))
-    def confirmed_at(self, link: OrderPayment):
-        return link.payment.confirmed_at
+    def confirmed_at(self, link: OrderPayment) -> str:
+        return _local(link.payment.confirmed_at)
 
     @admin.display(description=gettext_lazy("closed"))
-    def closed_at(self, link: OrderPayment):
-        return link.payment.closed_at
+    def closed_at(self, link: OrderPayment) -> str:
+        return _local(link.payment.closed_at)
 
 
 @admin.register(Order)

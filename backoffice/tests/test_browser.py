@@ -1,0 +1,63 @@
+"""The back office in Chromium at 1280 px and at phone width: the dashboard draws its chart, and the
+product list and an order page fit the screen (screenshots in test-artifacts/)."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from backoffice import services
+from kamen.testing.browser import ARTIFACTS, record_csp_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture
+def business(buy, shopper, staff):
+    today = datetime.date.today()
+    for back, quantity in ((3, 2), (2, 1), (1, 3)):
+        buy(shopper, today - datetime.timedelta(days=back), quantity=quantity)
+    order = buy(shopper, today, quantity=1)
+    services.summarize_recent(days=3)
+    return order
+
+
+def overflows(page) -> bool:
+    """Whether the page is wider than the screen, so the phone would scroll sideways."""
+    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+
+
+@pytest.mark.parametrize("device", WIDTHS)
+def test_the_dashboard_product_list_and_an_order_in_the_admin(live_server, browser, client, staff, business, device):
+    width, height = WIDTHS[device]
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    client.force_login(staff)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
+    page = context.new_page()
+    violations = record_csp_violations(page)
+
+    page.goto(live_server.url + reverse("admin:index"), wait_until="networkidle")
+    # Chart.js drew the GMV line: its canvas has pixels, not just the element
+    drawn = page.evaluate(
+        """() => { const c = document.querySelector('.kd-chart canvas');
+                   return !!c && c.width > 0 && c.toDataURL().length > 5000; }"""
+    )
+    page.screenshot(path=str(ARTIFACTS / f"admin-dashboard-{device}.png"), full_page=True)
+    assert drawn
+    assert "今日成交额" in page.content() and "¥10.00" in page.content()
+    assert not overflows(page)
+
+    page.goto(live_server.url + reverse("admin:catalog_product_changelist"), wait_until="networkidle")
+    page.screenshot(path=str(ARTIFACTS / f"admin-products-{device}.png"), full_page=True)
+    assert business.product_title in page.content()
+    assert not overflows(page)
+
+    page.goto(live_server.url + reverse("admin:orders_order_change", args=[business.pk]), wait_until="networkidle")
+    page.screenshot(path=str(ARTIFACTS / f"admin-order-{device}.png"), full_page=True)
+    assert business.number in page.content()
+    assert not overflows(page)
+    assert violations == []
