@@ -21,6 +21,7 @@ BENCHMARKS = {
     "callback": 120,
     "commissions": 300,
     "api_orders": 300,
+    "dashboard": 300,
     "outage": 900,
 }
 HERE = Path(__file__).resolve().parent

@@ -72,6 +72,16 @@ def test_a_wrong_authenticator_code_does_not_sign_staff_in(client, staff_member)
     assert not signed_in(client) and response.status_code == 200
 
 
+def test_guessing_authenticator_codes_is_limited_like_passwords(client, staff_member):
+    shop_login(client, PASSWORD)
+    for attempt in range(5):
+        client.post(reverse("mfa_authenticate"), {"code": f"{attempt:06d}"})
+
+    client.post(reverse("mfa_authenticate"), {"code": current_code(STAFF_TOTP_SECRET)})
+
+    assert not signed_in(client)
+
+
 def test_staff_without_an_authenticator_are_sent_to_set_one_up_before_any_admin_page(client, db):
     user = factories.UserFactory(email="new-ops@example.com", is_staff=True, is_superuser=True, second_factor=False)
     client.force_login(user)
