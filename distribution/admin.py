@@ -84,7 +84,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 class CommissionAdmin(ReadOnlyAdmin):
     """Commissions as records; those held for review are approved or rejected from the list."""
 
-    list_display = ("created_at", "earner", "kind", "tier", "order", "base", "amount", "reversed", "state", "flag")
+    # What fits at 1280 px; the base and any reversal are on each commission's page.
+    list_display = ("created_at", "earner", "kind", "tier", "order", "amount", "state", "flag")
     list_filter = ("state", "kind", "tier", "created_at")
     list_select_related = ("earner", "order")
     search_fields = ("earner__email", "buyer__email", "=order__number")

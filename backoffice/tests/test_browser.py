@@ -61,3 +61,25 @@ def test_the_dashboard_product_list_and_an_order_in_the_admin(live_server, brows
     assert business.number in page.content()
     assert not overflows(page)
     assert violations == []
+
+
+def test_every_admin_list_fits_a_1280_px_screen(live_server, browser, client, staff, business):
+    from django.contrib import admin
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    client.force_login(staff)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
+    page = context.new_page()
+    too_wide = []
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        page.goto(live_server.url + url, wait_until="load")
+        widths = page.evaluate(
+            """() => { const table = document.querySelector('#result_list');
+                       return table ? [table.scrollWidth, table.parentElement.clientWidth] : [0, 0]; }"""
+        )
+        if widths[0] > widths[1] + 1 or overflows(page):
+            too_wide.append(f"{url} {widths}")
+
+    assert too_wide == []
