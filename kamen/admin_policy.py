@@ -8,6 +8,8 @@ second factor, every template auto-escapes, and scripts still load from this sit
 script, no other origin — so an injected string stays text and never becomes an Alpine attribute.
 """
 
+from functools import cache
+
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -22,6 +24,11 @@ class AdminThemePolicyMiddleware:
 
     def __call__(self, request: HttpRequest):
         response = self.get_response(request)
-        if request.path.startswith(reverse("admin:index")):
+        if request.path.startswith(_admin_prefix()):
             response._csp_update = {**ADMIN_THEME_ALLOWANCES, **(getattr(response, "_csp_update", None) or {})}
         return response
+
+
+@cache
+def _admin_prefix() -> str:
+    return reverse("admin:index")
