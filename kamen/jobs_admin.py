@@ -10,7 +10,6 @@ from django.http import FileResponse, Http404, HttpRequest, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import never_cache
 
 from kamen import jobs
 from kamen.admin import ReadOnlyAdmin
@@ -56,7 +55,8 @@ class AdminJobAdmin(ReadOnlyAdmin):
         return queryset if request.user.is_superuser else queryset.filter(requested_by=request.user)
 
     def get_urls(self):
-        status = self.admin_site.admin_view(never_cache(self.status_view))
+        # admin_view also marks every answer never_cache: the status is always fresh, the file never kept.
+        status = self.admin_site.admin_view(self.status_view)
         download = self.admin_site.admin_view(self.download_view)
         return [
             path("<path:object_id>/status/", status, name="kamen_adminjob_status"),
