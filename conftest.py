@@ -110,6 +110,12 @@ def _private_cache(settings):
     LocalCopies.forget_everywhere()
 
 
+@pytest.fixture(autouse=True)
+def _private_files(settings, tmp_path):
+    """Job files (exports, codes waiting to be imported) in a directory of the test's own."""
+    settings.PRIVATE_FILES_ROOT = tmp_path / "private"
+
+
 @pytest.fixture
 def user_factory():
     return factories.UserFactory

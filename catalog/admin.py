@@ -466,22 +466,12 @@ class SkuAdmin(ShownOnListPagesAdmin):
         form = CardCodeImportForm(request.POST, request.FILES) if request.method == "POST" else CardCodeImportForm()
         if form.is_bound and form.is_valid():
             text, csv_format = form.codes()
-            result = services.import_codes(sku, text, csv_format=csv_format)
-            self.message_user(
-                request,
-                _(
-                    "Imported %(added)s codes; skipped %(duplicates)s duplicates, %(invalid)s invalid lines "
-                    "and %(blank)s blank lines."
-                )
-                % {
-                    "added": result.added,
-                    "duplicates": result.duplicates,
-                    "invalid": result.invalid,
-                    "blank": result.blank,
-                },
-                messages.SUCCESS if result.added else messages.WARNING,
-            )
-            return redirect("admin:catalog_sku_change", sku.pk)
+            job = services.start_code_import(sku, text, csv_format=csv_format, actor=request.user)
+            job.refresh_from_db()
+            if job.state == job.State.DONE:  # the embedded run imports eagerly, before this redirect
+                added = job.result.get("added", 0)
+                self.message_user(request, job.result["summary"], messages.SUCCESS if added else messages.WARNING)
+            return redirect("admin:kamen_adminjob_change", job.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import card codes"),

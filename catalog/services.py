@@ -4,16 +4,18 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from kamen import audit
+from kamen import audit, jobs
+from kamen.models import AdminJob
+from kamen.tasks import enqueue
 
 from . import crypto
 from .cache import catalog_changed, stock_changed
@@ -60,19 +62,46 @@ def parse_codes(text: str, *, csv_format: bool = False) -> tuple[list[tuple[str,
     return pairs, blank, invalid
 
 
-def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResult:
-    """Add codes to a Sku's stock in bulk; duplicates in the batch or already in stock are skipped."""
+#: Codes stored per transaction: a large import commits as it goes, so its progress can be shown and a
+#: run cut short keeps what it stored (a re-run skips those codes as duplicates).
+IMPORT_CHUNK = 2000
+
+ImportProgress = Callable[[int, int], None]
+
+
+def import_codes(
+    sku: Sku,
+    text: str,
+    *,
+    csv_format: bool = False,
+    chunk_size: int = IMPORT_CHUNK,
+    progress: ImportProgress | None = None,
+) -> ImportResult:
+    """Add codes to a Sku's stock in bulk; duplicates in the batch or already in stock are skipped.
+
+    The distinct codes are stored `chunk_size` at a time, each chunk in its own transaction;
+    `progress(done, total)` is called after each, counting distinct codes.
+    """
     pairs, blank, invalid = parse_codes(text, csv_format=csv_format)
     by_fingerprint: dict[str, tuple[str, str]] = {}
     for card_no, secret in pairs:
         by_fingerprint.setdefault(crypto.fingerprint(card_no, secret), (card_no, secret))
-    existing: set[str] = set()
-    fingerprints = list(by_fingerprint)
-    for start in range(0, len(fingerprints), 5000):
-        chunk = fingerprints[start : start + 5000]
-        existing.update(CardCode.objects.filter(sku=sku, fingerprint__in=chunk).values_list("fingerprint", flat=True))
     # Staff tell masked codes apart by the batch (when it was imported) and the line in it.
     batch = timezone.localtime().strftime("%m%d-%H%M%S")
+    distinct = list(by_fingerprint.items())
+    added = 0
+    for start in range(0, len(distinct), chunk_size):
+        added += _add_codes(sku, distinct[start : start + chunk_size], batch=batch, first_position=start + 1)
+        if progress:
+            progress(min(start + chunk_size, len(distinct)), len(distinct))
+    # A concurrent import into the same Sku can make `added` overshoot; never report negative duplicates.
+    return ImportResult(added=added, duplicates=max(len(pairs) - added, 0), blank=blank, invalid=invalid)
+
+
+def _add_codes(sku: Sku, codes: list[tuple[str, tuple[str, str]]], *, batch: str, first_position: int) -> int:
+    """Store (fingerprint, (card_no, secret)) codes the Sku does not hold yet; returns how many were added."""
+    fingerprints = [fp for fp, _code in codes]
+    existing = set(CardCode.objects.filter(sku=sku, fingerprint__in=fingerprints).values_list("fingerprint", flat=True))
     new_codes = [
         CardCode(
             sku=sku,
@@ -80,10 +109,10 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
             card_no_encrypted=crypto.encrypt(card_no) if card_no else "",
             card_no_tail=card_no[-2:],
             batch=batch,
-            position=line,
+            position=position,
             secret_encrypted=crypto.encrypt(secret),
         )
-        for line, (fp, (card_no, secret)) in enumerate(by_fingerprint.items(), start=1)
+        for position, (fp, (card_no, secret)) in enumerate(codes, start=first_position)
         if fp not in existing
     ]
     with transaction.atomic():
@@ -93,8 +122,54 @@ def import_codes(sku: Sku, text: str, *, csv_format: bool = False) -> ImportResu
         added = CardCode.objects.filter(sku=sku).count() - before
         if added:
             stock_changed([sku.product_id])
-    # A concurrent import into the same Sku can make `added` overshoot; never report negative duplicates.
-    return ImportResult(added=added, duplicates=max(len(pairs) - added, 0), blank=blank, invalid=invalid)
+    return added
+
+
+def import_summary(result: ImportResult) -> str:
+    return _(
+        "Imported %(added)s codes; skipped %(duplicates)s duplicates, %(invalid)s invalid lines "
+        "and %(blank)s blank lines."
+    ) % {"added": result.added, "duplicates": result.duplicates, "invalid": result.invalid, "blank": result.blank}
+
+
+def start_code_import(sku: Sku, text: str, *, csv_format: bool, actor: User) -> AdminJob:
+    """Queue the import of `text` into `sku` as a back-office job; its task runs after this commits."""
+    from .tasks import import_codes_task  # the tasks module imports these services
+
+    with transaction.atomic():
+        job = jobs.create_job(
+            AdminJob.Kind.CODE_IMPORT,
+            requested_by=actor,
+            parameters={
+                "sku": sku.pk,
+                "sku_label": str(sku),
+                "csv": csv_format,
+                "language": translation.get_language(),
+            },
+            input_text=text,
+        )
+        transaction.on_commit(lambda: enqueue(import_codes_task, job.pk))
+    return job
+
+
+def run_code_import(job_id: int) -> ImportResult:
+    """Do the work of a card-code import job, reporting progress on the job as each chunk commits.
+
+    Safe to run again after a run that died: the codes it stored are skipped as duplicates.
+    """
+    job = jobs.start(job_id)
+    sku = Sku.objects.get(pk=job.parameters["sku"])
+    result = import_codes(
+        sku,
+        jobs.read_input(job),
+        csv_format=job.parameters.get("csv", False),
+        progress=lambda done, total: jobs.report_progress(job, done, total),
+    )
+    with translation.override(job.parameters.get("language")):
+        summary = import_summary(result)
+    jobs.finish(job, result={**asdict(result), "summary": summary})
+    logger.info("import job %s into sku %s: %s", job.pk, sku.pk, result)
+    return result
 
 
 def set_shelf(product: Product, *, on_shelf: bool, actor: User | None) -> Product:

@@ -1,10 +1,12 @@
 """Thin tasks of the catalog, retried under kamen.tasks.OutageTolerantTask's policy."""
 
+from dataclasses import asdict
+
 from celery import shared_task
 
-from kamen.tasks import OutageTolerantTask
+from kamen.tasks import JobTask, OutageTolerantTask
 
-from . import cache
+from . import cache, services
 
 
 @shared_task(base=OutageTolerantTask)
@@ -20,3 +22,9 @@ def sync_suppliers_task() -> int:
     from .supply import sync_all_suppliers
 
     return sum(1 for result in sync_all_suppliers() if not result.error)
+
+
+@shared_task(base=JobTask)
+def import_codes_task(job_id: int) -> dict:
+    """Run a card-code import job; running it again adds nothing it already added."""
+    return asdict(services.run_code_import(job_id))

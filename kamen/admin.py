@@ -144,4 +144,4 @@ class StaffActionAdmin(ReadOnlyAdmin):
     )
 
 
-from kamen import settings_admin  # noqa: E402, F401  (the shop settings page)
+from kamen import jobs_admin, settings_admin  # noqa: E402, F401  (back-office jobs, the shop settings page)

@@ -118,6 +118,7 @@ SIDEBAR = (
         [
             ("kamen.shopsettings", "settings"),
             ("kamen.staffaction", "policy"),
+            ("kamen.adminjob", "task_alt"),
             ("orders.blockedbuyer", "gpp_bad"),
             ("catalog.cardcodereveal", "visibility"),
             ("accounts.staffalert", "notification_important"),

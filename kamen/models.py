@@ -1,4 +1,4 @@
-"""What every app shares: the audit log of staff actions, and the shop settings staff edit."""
+"""What every app shares: the audit log of staff actions, the shop settings staff edit, and back-office jobs."""
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -167,3 +167,74 @@ class ShopSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Shop settings"))
+
+
+class AdminJob(models.Model):
+    """Long back-office work (a card-code import, an export) that a worker runs while staff watch its progress.
+
+    It lives in the bottom layer because the catalog (imports) and the back office (exports) both start
+    jobs, and the catalog may not import the back office. Its files sit under PRIVATE_FILES_ROOT, never
+    under MEDIA: only the job's download view hands them out, to the staff member who asked.
+    """
+
+    class Kind(models.TextChoices):
+        CODE_IMPORT = "code_import", _("Card-code import")
+        EXPORT = "export", _("Export")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.QUEUED)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    total = models.PositiveIntegerField(_("total"), default=0)
+    result = models.JSONField(_("result"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    # Paths relative to PRIVATE_FILES_ROOT: what the job reads (codes to import) and what it wrote (an export).
+    input_file = models.CharField(max_length=200, blank=True, editable=False)
+    output_file = models.CharField(max_length=200, blank=True, editable=False)
+    file_name = models.CharField(_("file"), max_length=120, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("back-office job")
+        verbose_name_plural = _("back-office jobs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "-created_at"], name="admin_job_by_requester"),
+            models.Index(fields=["state", "finished_at"], name="admin_job_finished"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(done__lte=models.F("total")), name="admin_job_done_le_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return self.done * 100 // self.total if self.total else 0
+
+
+#: Which state a job may move to from each state; a retried task runs a running job again.
+JOB_MOVES: dict[str, set[str]] = {
+    AdminJob.State.QUEUED: {AdminJob.State.RUNNING, AdminJob.State.FAILED},
+    AdminJob.State.RUNNING: {AdminJob.State.RUNNING, AdminJob.State.DONE, AdminJob.State.FAILED},
+    AdminJob.State.DONE: set(),
+    AdminJob.State.FAILED: set(),
+}

@@ -333,6 +333,11 @@ STORAGES = {
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
+# Files of back-office jobs (exports with member data or card secrets, codes waiting to be imported):
+# outside MEDIA_ROOT, so no URL serves them; only the job's permission-checked download view reads them.
+PRIVATE_FILES_ROOT = env.path("PRIVATE_FILES_ROOT", default=BASE_DIR / "private")
+# A job's files are deleted this many days after it finished (kamen.tasks.purge_job_files_task).
+ADMIN_JOB_FILES_DAYS = env.int("ADMIN_JOB_FILES_DAYS", default=7)
 
 # ---------------------------------------------------------------------------------------------------
 # E-mail
@@ -578,7 +583,11 @@ CELERY_BEAT_SCHEDULE = {
     # Yesterday's figures and 对账 soon after midnight (Asia/Shanghai), again each hour for late arrivals.
     "summarize-days": {"task": "backoffice.tasks.summarize_days_task", "schedule": crontab(minute=10)},
     "advance-upstream-purchases": {"task": "orders.tasks.advance_upstream_orders_task", "schedule": 10.0},
+    "purge-job-files": {"task": "kamen.tasks.purge_job_files_task", "schedule": 3600.0},
 }
+# A back-office job (an import of 100,000 codes, an export of a year of orders) runs for minutes, not
+# the seconds every other task gets.
+ADMIN_JOB_SOFT_TIME_LIMIT = env.int("ADMIN_JOB_SOFT_TIME_LIMIT_SECONDS", default=1800)
 # /health/ reports a worker or beat dead when its heartbeat is older than this; a worker's consumer
 # records one every HEALTH_HEARTBEAT_SECONDS, beat whenever it publishes.
 HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=10.0)

@@ -8,13 +8,16 @@ broker was down when the retry itself was sent) is picked up by the beat sweeper
 
 import logging
 
-from celery import Task
+from celery import Task, shared_task
+from celery.exceptions import Retry
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from kamen import jobs
 
 logger = logging.getLogger("kamen")
 
@@ -61,6 +64,36 @@ class OutageTolerantTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         logger.error("task %s%r failed for good: %r", self.name, args, exc)
+
+
+class JobTask(OutageTolerantTask):
+    """Base of the tasks that run a back-office job (`kamen.models.AdminJob`), whose first argument is
+    the job's id: minutes to run instead of seconds, and a job whose task gives up is marked failed, so
+    its page stops waiting."""
+
+    soft_time_limit = settings.ADMIN_JOB_SOFT_TIME_LIMIT
+    time_limit = settings.ADMIN_JOB_SOFT_TIME_LIMIT + 60
+
+    def __call__(self, *args, **kwargs):
+        # A bug or bad data fails the job at once (also in eager runs, where Celery re-raises before any
+        # failure handler); an outage is retried, and on_failure marks the job when the retries run out.
+        try:
+            return super().__call__(*args, **kwargs)
+        except (Retry, *TRANSIENT_ERRORS):
+            raise
+        except Exception as exc:
+            jobs.fail(args[0], f"{type(exc).__name__}: {exc}")
+            raise
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        jobs.fail(args[0], f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(base=OutageTolerantTask)
+def purge_job_files_task() -> int:
+    """Delete the files of back-office jobs older than ADMIN_JOB_FILES_DAYS; returns how many jobs."""
+    return jobs.purge_old_files()
 
 
 def enqueue(task: Task, *args, countdown: int = 0) -> bool:

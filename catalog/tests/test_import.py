@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from catalog import forms
 from catalog.models import CardCode
+from kamen.models import AdminJob
 from kamen.testing import factories
-from kamen.testing.pages import messages_of
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -17,11 +17,29 @@ def import_url(sku) -> str:
     return reverse("admin:catalog_sku_import", args=[sku.pk])
 
 
+@pytest.fixture
+def post_import(client, django_capture_on_commit_callbacks):
+    """POST the import form and run the job it queues, as a worker would after the commit."""
+
+    def post(sku, data):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(import_url(sku), data)
+
+    return post
+
+
+def job_of(response) -> AdminJob:
+    assert response.status_code == 302
+    job = AdminJob.objects.latest("pk")
+    assert response["Location"] == reverse("admin:kamen_adminjob_change", args=[job.pk])
+    return job
+
+
 def codes_of(sku) -> set[tuple[str, str]]:
     return {(code.card_no, code.secret) for code in CardCode.objects.filter(sku=sku)}
 
 
-def test_pasted_codes_are_imported_with_counts(client, staff, sku):
+def test_pasted_codes_are_imported_with_counts(client, staff, sku, post_import):
     before = codes_of(sku)
     text = "\n".join(
         [
@@ -38,35 +56,38 @@ def test_pasted_codes_are_imported_with_counts(client, staff, sku):
     )
     client.force_login(staff)
 
-    response = client.post(import_url(sku), {"text": text})
+    response = post_import(sku, {"text": text})
 
-    assert response.status_code == 302
-    assert response["Location"] == reverse("admin:catalog_sku_change", args=[sku.pk])
+    job = job_of(response)
     assert codes_of(sku) - before == {
         ("", "NEW-0001"),
         ("", "NEW-0002"),
         ("8800123456", "PASSWORD-1"),
         ("8800123457", "PASSWORD-2"),
     }
-    assert messages_of(response) == ["Imported 4 codes; skipped 2 duplicates, 1 invalid lines and 2 blank lines."]
+    summary = "Imported 4 codes; skipped 2 duplicates, 1 invalid lines and 2 blank lines."
+    job.refresh_from_db()
+    assert (job.state, job.result["summary"]) == (AdminJob.State.DONE, summary)
+    assert summary in client.get(response["Location"]).content.decode()
 
 
-def test_an_uploaded_txt_file_with_a_byte_order_mark_is_imported(client, staff, sku):
+def test_an_uploaded_txt_file_with_a_byte_order_mark_is_imported(client, staff, sku, post_import):
     upload = SimpleUploadedFile("codes.txt", "\ufeffBOM-1\r\nBOM-2\r\n\r\n".encode())
     client.force_login(staff)
 
-    response = client.post(import_url(sku), {"file": upload})
+    response = post_import(sku, {"file": upload})
 
-    assert response.status_code == 302
+    job = job_of(response)
     assert {("", "BOM-1"), ("", "BOM-2")} <= codes_of(sku)
-    assert messages_of(response)[0].startswith("Imported 2 codes; skipped 0 duplicates")
+    job.refresh_from_db()
+    assert job.result["summary"].startswith("Imported 2 codes; skipped 0 duplicates")
 
 
-def test_an_uploaded_csv_file_is_read_as_csv(client, staff, sku):
+def test_an_uploaded_csv_file_is_read_as_csv(client, staff, sku, post_import):
     upload = SimpleUploadedFile("codes.CSV", "卡号001,密码 带空格\n卡号002,密码2\n".encode())
     client.force_login(staff)
 
-    client.post(import_url(sku), {"file": upload})
+    post_import(sku, {"file": upload})
 
     assert {("卡号001", "密码 带空格"), ("卡号002", "密码2")} <= codes_of(sku)
 
@@ -126,7 +147,7 @@ def test_the_import_page_renders_with_the_stock_count(client, staff, sku):
     assert "has 5 codes available" in response.content.decode()
 
 
-def test_import_needs_the_add_cardcode_permission(client, sku):
+def test_import_needs_the_add_cardcode_permission(client, sku, post_import):
     clerk = factories.UserFactory(email="clerk@example.com", is_staff=True)
     client.force_login(clerk)
 
@@ -134,5 +155,5 @@ def test_import_needs_the_add_cardcode_permission(client, sku):
     assert CardCode.objects.filter(sku=sku).count() == 5
 
     clerk.user_permissions.add(Permission.objects.get(codename="add_cardcode"))
-    assert client.post(import_url(sku), {"text": "ALLOWED-1"}).status_code == 302
+    assert post_import(sku, {"text": "ALLOWED-1"}).status_code == 302
     assert CardCode.objects.filter(sku=sku).count() == 6
