@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from kamen.locking import lock_one
 from kamen.models import JOB_MOVES, AdminJob
 
 State = AdminJob.State
@@ -47,7 +48,7 @@ def read_input(job: AdminJob) -> str:
 
 def _move(job_id: int, to: str, **fields) -> AdminJob:
     with transaction.atomic():
-        job = AdminJob.objects.select_for_update().get(pk=job_id)
+        job = lock_one(AdminJob.objects, pk=job_id)
         if to not in JOB_MOVES[job.state]:
             raise IllegalJobMove(f"job {job.pk}: {job.state} → {to}")
         job.state = to

@@ -113,9 +113,12 @@ def test_retry_without_stock_explains_and_changes_nothing(client, staff, failed_
     assert failed_order.status == Order.Status.DELIVERY_FAILED
 
 
-def test_retry_after_importing_codes_delivers_from_stock(client, staff, sku, failed_order):
+def test_retry_after_importing_codes_delivers_from_stock(
+    client, staff, sku, failed_order, django_capture_on_commit_callbacks
+):
     client.force_login(staff)
-    client.post(reverse("admin:catalog_sku_import", args=[sku.pk]), {"text": "RESTOCK-1\nRESTOCK-2\nRESTOCK-3"})
+    with django_capture_on_commit_callbacks(execute=True):  # the import job's task, queued on commit
+        client.post(reverse("admin:catalog_sku_import", args=[sku.pk]), {"text": "RESTOCK-1\nRESTOCK-2\nRESTOCK-3"})
 
     response = client.post(
         reverse("admin:orders_staffqueueorder_changelist"),
