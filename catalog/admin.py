@@ -221,7 +221,7 @@ class ProductAdmin(ShownOnListPagesAdmin):
             )
         )
 
-    @admin.display(description=gettext_lazy("from"), ordering="lowest_price")
+    @admin.display(description=gettext_lazy("lowest price"), ordering="lowest_price")
     def min_price(self, product: Product) -> str:
         return yuan(product.lowest_price) if product.lowest_price is not None else "—"
 
