@@ -23,13 +23,11 @@ from accounts.models import User
 from catalog import views_counter
 from catalog.models import Sku
 from distribution.models import Commission, Withdrawal
-from orders.models import Order
+from orders.models import PAID_STATUSES, Order
 from orders.models.upstream import UpstreamPurchase
 from payments.models import Payment, Refund
 
 ZERO = Decimal("0.00")
-S = Order.Status
-PAID_STATUSES = (S.PAID, S.AWAITING_MANUAL, S.DELIVERED, S.DELIVERY_FAILED)
 
 
 def bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:

@@ -40,10 +40,6 @@ class DailySummary(models.Model):
     def __str__(self) -> str:
         return str(self.day)
 
-    @property
-    def gross_profit(self):
-        return self.gmv - self.refunds - self.supplier_cost - self.goods_cost - self.commissions_accrued
-
 
 class DailyProviderSummary(models.Model):
     """Payments started and confirmed with one provider on one day: its success rate."""

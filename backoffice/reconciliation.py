@@ -63,8 +63,8 @@ def _sum(queryset, field: str = "amount") -> Decimal:
     )
 
 
-def run_checks(day: datetime.date) -> list[Check]:
-    return [*_day_checks(day), *_balance_checks()]
+def run_checks(day: datetime.date, *, balances: list[Check] | None = None) -> list[Check]:
+    return [*_day_checks(day), *(balance_checks() if balances is None else balances)]
 
 
 def _day_checks(day: datetime.date) -> list[Check]:
@@ -107,7 +107,7 @@ def _day_checks(day: datetime.date) -> list[Check]:
     ]
 
 
-def _balance_checks() -> list[Check]:
+def balance_checks() -> list[Check]:
     paid_withdrawals = Withdrawal.objects.filter(state=Withdrawal.State.PAID)
     return [
         Check(

@@ -8,18 +8,17 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 
 from catalog.models import Sku
 from catalog.selectors import stock_count
-from orders.models import Order
+from orders.models import STAFF_QUEUE, Order
 
 from . import figures
 from .models import DailyProductSummary, DailyProviderSummary, DailySummary, Reconciliation, SignupCohort
 
 ZERO = Decimal("0.00")
 PERIODS = (1, 7, 30)
-QUEUE = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
 
 
 @dataclass
@@ -120,15 +119,10 @@ def best_sellers(today: datetime.date, live: figures.DayFigures, *, days: int = 
     past = (
         DailyProductSummary.objects.filter(day__gt=today - datetime.timedelta(days=days), day__lt=today)
         .values("product_id")
-        .annotate(quantity=Sum("quantity"), revenue=Sum("revenue"))
-    )
-    titles = dict(
-        DailyProductSummary.objects.filter(day__gt=today - datetime.timedelta(days=days)).values_list(
-            "product_id", "title"
-        )
+        .annotate(quantity=Sum("quantity"), revenue=Sum("revenue"), title=Max("title"))
     )
     for row in past:
-        sold[row["product_id"]] = {"title": titles.get(row["product_id"], ""), **row}
+        sold[row["product_id"]] = dict(row)
     for product_id, row in live.products.items():
         entry = sold.setdefault(
             product_id, {"product_id": product_id, "title": row["title"], "quantity": 0, "revenue": ZERO}
@@ -154,7 +148,7 @@ def low_stock(*, limit: int = 10) -> list[Sku]:
 
 
 def staff_queue_length() -> int:
-    return Order.objects.filter(status__in=QUEUE).count()
+    return Order.objects.filter(status__in=STAFF_QUEUE).count()
 
 
 def retention(today: datetime.date, *, cohorts: int = 30) -> dict:

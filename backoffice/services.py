@@ -36,6 +36,10 @@ RETENTION_DAYS = (1, 7, 30)
 def summarize_day(day: datetime.date) -> DailySummary:
     """Write `day`'s summary, its per-provider and per-product rows, and the cohorts it completes."""
     measured = figures.measure_day(day)
+    # The day's views live in a cache counter for three days: once it is gone (expired, or the cache
+    # restarted) the count the summary already holds stands.
+    stored = DailySummary.objects.filter(day=day).values_list("product_views", flat=True).first() or 0
+    measured.product_views = max(measured.product_views, stored)
     with transaction.atomic():
         summary, _ = DailySummary.objects.update_or_create(
             day=day, defaults={name: getattr(measured, name) for name in SUMMARY_FIELDS}
@@ -70,18 +74,21 @@ def summarize_recent(*, days: int = 2) -> list[datetime.date]:
     Two days, so a late payment or refund that lands just after midnight still reaches its day.
     """
     today = figures.shop_today()
+    balances = reconciliation.balance_checks()  # over all time: the same for every day of the run
     done = []
     for back in range(days, 0, -1):
         day = today - datetime.timedelta(days=back)
         summarize_day(day)
-        reconcile_day(day)
+        reconcile_day(day, balances=balances)
         done.append(day)
     return done
 
 
-def reconcile_day(day: datetime.date) -> Reconciliation:
-    """Write `day`'s reconciliation report; a difference of a fen raises a staff alert, once per day."""
-    checks = reconciliation.run_checks(day)
+def reconcile_day(day: datetime.date, *, balances: list | None = None) -> Reconciliation:
+    """Write `day`'s reconciliation report; a difference of a fen raises a staff alert, once per day.
+
+    `balances` are the all-time balance checks when the caller has them already."""
+    checks = reconciliation.run_checks(day, balances=balances)
     balanced = all(check.balanced for check in checks)
     with transaction.atomic():
         report, _ = Reconciliation.objects.update_or_create(

@@ -31,7 +31,7 @@ from payments.services import RefundError
 
 from . import selectors, services
 from .forms_admin import ApproveRefundForm, DeclineRefundForm, ManualDeliveryForm, RefundForm
-from .models import IllegalTransition, Order, OrderEvent, OrderPayment, StaffQueueOrder
+from .models import STAFF_QUEUE, IllegalTransition, Order, OrderEvent, OrderPayment, StaffQueueOrder
 from .supplier_admin import UpstreamPurchaseInline
 
 ORDER_FIELDS = (
@@ -201,7 +201,7 @@ class OrderAdmin(OrderDisplayMixin, ReadOnlyAdmin):
 class StaffQueueOrderAdmin(OrderDisplayMixin, ShopAdmin):
     """Orders waiting for a person. Change permission on the queue lets staff deliver or retry."""
 
-    QUEUE = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
+    QUEUE = STAFF_QUEUE
 
     list_display = (
         "number",

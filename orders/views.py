@@ -28,12 +28,11 @@ from payments.providers import available_providers, get_provider
 
 from . import selectors, services
 from .forms import CheckoutForm, LookupForm, PricePreviewForm, RefundRequestForm
-from .models import Order, price_adjustments
+from .models import STAFF_QUEUE, Order, price_adjustments
 
 # Statuses in which the order page keeps polling: the order is about to change without the buyer doing
 # anything — at once after payment, or when staff deliver by hand.
-STAFF_STATUSES = (Order.Status.AWAITING_MANUAL, Order.Status.DELIVERY_FAILED)
-WAITING_STATUSES = (Order.Status.PENDING_PAYMENT, Order.Status.PAID, *STAFF_STATUSES)
+WAITING_STATUSES = (Order.Status.PENDING_PAYMENT, Order.Status.PAID, *STAFF_QUEUE)
 
 
 def _user(request: HttpRequest):
@@ -273,7 +272,7 @@ def _render_order(request: HttpRequest, order: Order) -> HttpResponse:
             "payment": payment,
             "codes": selectors.delivered_codes(order),
             "waiting": order.status in WAITING_STATUSES,
-            "waiting_for_staff": order.status in STAFF_STATUSES,
+            "waiting_for_staff": order.status in STAFF_QUEUE,
             "can_pay": can_pay,
             "refunds": list(selectors.refunds_of(order).order_by("id")),
             "refund_form": RefundRequestForm() if may_refund else None,

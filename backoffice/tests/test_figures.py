@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from djmoney.money import Money
 
@@ -170,3 +171,15 @@ def test_money_in_other_currencies_is_not_added_to_the_yuan_figures(day_of_sales
     Order.objects.filter(quantity=1).update(total=Money("1.00", "USD"))
 
     assert services.summarize_day(DAY).gmv == Decimal("20.00")
+
+
+def test_a_days_views_survive_their_cache_counter(db, client, sku):
+    today = selectors.figures.shop_today()
+    for _ in range(3):
+        client.get(sku.product.get_absolute_url())
+    services.summarize_day(today)
+
+    cache.clear()  # the counter expired, or the cache restarted
+    again = services.summarize_day(today)
+
+    assert again.product_views == 3

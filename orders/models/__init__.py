@@ -3,6 +3,8 @@ from .level_purchases import LEVEL_PURPOSE, LevelPurchase
 from .order import (
     MOVES,
     ORDER_PURPOSE,
+    PAID_STATUSES,
+    STAFF_QUEUE,
     UNDELIVERED,
     IllegalTransition,
     Order,
@@ -24,6 +26,8 @@ __all__ = [
     "LevelPurchase",
     "MOVES",
     "ORDER_PURPOSE",
+    "PAID_STATUSES",
+    "STAFF_QUEUE",
     "UNDELIVERED",
     "Coupon",
     "CouponCode",

@@ -273,6 +273,10 @@ MOVES: dict[tuple[str, str], set[str]] = {
 }
 # Statuses of a paid order still waiting for its goods.
 UNDELIVERED = (S.PAID, S.AWAITING_MANUAL, S.DELIVERY_FAILED)
+# Statuses of every paid order, delivered or not (refunds are their own axis).
+PAID_STATUSES = (*UNDELIVERED, S.DELIVERED)
+# Statuses of a paid order that waits for a person: the staff queue.
+STAFF_QUEUE = (S.AWAITING_MANUAL, S.DELIVERY_FAILED)
 
 
 class StaffQueueOrder(Order):

@@ -21,7 +21,7 @@ from payments.locks import lock_confirmed_payment, lock_payment, lock_refund
 from payments.models import Payment, Refund
 from payments.services import RefundError
 
-from ..models import UNDELIVERED, Order, OrderEvent
+from ..models import PAID_STATUSES, UNDELIVERED, Order, OrderEvent
 from ..selectors import order_of_payment, payments_of
 from .messages import REFUND_REQUESTED, K, alert_staff, shop_language, tell_buyer
 from .reservation import release_codes
@@ -30,7 +30,7 @@ from .states import record_event, transition
 logger = logging.getLogger("orders.services")
 
 E = OrderEvent.Type
-REFUNDABLE_STATUSES = (*UNDELIVERED, Order.Status.DELIVERED)
+REFUNDABLE_STATUSES = PAID_STATUSES
 
 
 def refund_refusal(order: Order, *, payment: Payment | None) -> str | None:
