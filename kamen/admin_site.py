@@ -30,7 +30,15 @@ class ShopAdminSite(UnfoldAdminSite):
     index_title = _("Dashboard")
 
     def has_permission(self, request) -> bool:
-        return super().has_permission(request) and not needs_second_factor(request.user)
+        return super().has_permission(request) and not self._second_factor_missing(request)
+
+    @staticmethod
+    def _second_factor_missing(request) -> bool:
+        # Asked several times for one admin page (the view, its context, the sidebar); the
+        # authenticator lookup is a query, so it is made once per request.
+        if not hasattr(request, "_second_factor_missing"):
+            request._second_factor_missing = needs_second_factor(request.user)
+        return request._second_factor_missing
 
     def login(self, request, extra_context=None):
         if needs_second_factor(request.user):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from .database import copy_of_migrated_database, drop_database
 from .processes import uncontrolled_environ
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,7 @@ class UpstreamShop:
     secret: str
     process: subprocess.Popen
     env: dict
+    database: str | None = None
 
     def manage(self, *args: str) -> str:
         return _manage(self.env, *args)
@@ -45,6 +47,8 @@ class UpstreamShop:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+        if self.database is not None:
+            drop_database(self.database)
 
 
 def _manage(env: dict, *args: str) -> str:
@@ -64,15 +68,20 @@ def _free_port() -> int:
 def start_upstream_shop(home: Path) -> UpstreamShop:
     port = _free_port()
     env = uncontrolled_environ()
+    # Its own database: a copy of this run's migrated one where there is one, else SQLite, migrated.
+    database = f"kamen_upstream_{port}"
+    database_url = copy_of_migrated_database(database)
     env.update(
-        DATABASE_URL=f"sqlite:///{home / 'upstream.sqlite3'}",
+        DATABASE_URL=database_url or f"sqlite:///{home / 'upstream.sqlite3'}",
         KAMEN_SECRETS_FILE=str(home / "upstream-secrets.env"),
         SITE_URL=f"http://127.0.0.1:{port}",
         # Its webhooks go to the shop under test, on loopback.
         API_CALLBACKS_TO_PRIVATE_ADDRESSES="true",
     )
     env.pop("REDIS_URL", None)  # embedded: its delivery runs inside the API request
-    _manage(env, "migrate", "--noinput", "-v", "0")
+    if database_url is None:
+        database = None
+        _manage(env, "migrate", "--noinput", "-v", "0")
     prepared = json.loads(_manage(env, "shell", "-c", PREPARE).strip().splitlines()[-1])
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [sys.executable, "-m", "gunicorn", "kamen.wsgi:application", f"--bind=127.0.0.1:{port}", "--workers=2"],
@@ -93,4 +102,4 @@ def start_upstream_shop(home: Path) -> UpstreamShop:
     else:
         process.kill()
         raise AssertionError("the upstream shop did not come up")
-    return UpstreamShop(url=url, process=process, env=env, **prepared)
+    return UpstreamShop(url=url, process=process, env=env, database=database, **prepared)

@@ -16,10 +16,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory):
-    shop = start_upstream_shop(tmp_path_factory.mktemp("upstream-shop"))
+def upstream(tmp_path_factory, django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():  # its database is copied from this run's migrated one
+        shop = start_upstream_shop(tmp_path_factory.mktemp("upstream-shop"))
     yield shop
-    shop.stop()
+    with django_db_blocker.unblock():
+        shop.stop()
 
 
 def kamen_supplier(upstream, **fields) -> Supplier:
