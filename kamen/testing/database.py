@@ -8,10 +8,11 @@ never tests an earlier run's schema; `--reuse-db` and single-process runs keep p
 """
 
 import fcntl
+import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -72,8 +73,6 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     # test_<NAME>_template: apart from the test_<NAME> that a single-process run creates and drops
     template = f"{connection.creation._get_test_db_name()}_template"
     connection.settings_dict.setdefault("TEST", {})["NAME"] = template
-    global _template
-    _template = template
     suffix = worker["workerid"]
     lock = Path(tempfile.gettempdir()) / f"kamen-{template}.lock"
     with django_db_blocker.unblock(), _locked(lock) as handle:
@@ -90,6 +89,8 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         copy = connection.creation.get_test_db_clone_settings(suffix)["NAME"]
         connection.settings_dict["NAME"] = settings.DATABASES["default"]["NAME"] = copy
         connection.close()
+    global _template
+    _template = template
     yield
     with django_db_blocker.unblock(), _warn_if_left(request):
         try:
@@ -116,14 +117,11 @@ def copy_of_migrated_database(name: str) -> str | None:
 
     if _template is None:
         return None
-    connection = connections["default"]
-    with connection._nodb_cursor() as cursor:
+    with connections["default"]._nodb_cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template}"')
-    given = connection.settings_dict
-    password = f":{quote(given['PASSWORD'], safe='')}" if given.get("PASSWORD") else ""
-    where = f"{given.get('HOST') or '127.0.0.1'}:{given.get('PORT') or 5432}"
-    return f"postgres://{quote(given['USER'], safe='')}{password}@{where}/{name}"
+    # The server this run was given, with its options, and the copy's name in place of its database.
+    return urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
 
 
 def drop_database(name: str) -> None:
