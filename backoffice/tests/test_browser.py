@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from backoffice import services
 from kamen.testing.browser import ARTIFACTS, record_csp_violations
@@ -25,6 +26,19 @@ def business(buy, shopper, staff):
     return order
 
 
+def chart_drawn(page) -> bool:
+    """Whether the dashboard's chart canvas comes to hold a drawing within ten seconds."""
+    try:
+        page.wait_for_function(
+            """() => { const c = document.querySelector('.kd-chart canvas');
+                       return !!c && c.width > 0 && c.toDataURL().length > 5000; }""",
+            timeout=10_000,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def overflows(page) -> bool:
     """Whether the page is wider than the screen, so the phone would scroll sideways."""
     return page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
@@ -41,11 +55,9 @@ def test_the_dashboard_product_list_and_an_order_in_the_admin(live_server, brows
     violations = record_csp_violations(page)
 
     page.goto(live_server.url + reverse("admin:index"), wait_until="networkidle")
-    # Chart.js drew the GMV line: its canvas has pixels, not just the element
-    drawn = page.evaluate(
-        """() => { const c = document.querySelector('.kd-chart canvas');
-                   return !!c && c.width > 0 && c.toDataURL().length > 5000; }"""
-    )
+    # Chart.js drew the GMV line: its canvas has pixels, not just the element. The line is animated
+    # in over a second after load, so a busy machine may still be at its first frames at network idle.
+    drawn = chart_drawn(page)
     page.screenshot(path=str(ARTIFACTS / f"admin-dashboard-{device}.png"), full_page=True)
     assert drawn
     assert "今日成交额" in page.content() and "¥10.00" in page.content()
