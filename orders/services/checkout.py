@@ -77,13 +77,14 @@ def place_order(
         # A cheap early answer from the cached count (exact, as of the last committed change of the
         # product's codes): late buyers in a sale cost no query. The reservation below decides.
         raise OutOfStock(str(OUT_OF_STOCK))
+    if coupon is not None:
+        check_coupon(coupon, sku=sku, user=user)  # a used-up coupon is refused before any other query
     # After the cached stock answer, so the latecomers of a sale still cost no query.
     buyer = risk.Buyer(user=user, email=user.email if user else contact_email, ip=buyer_ip, device=device)
     risk.check_not_blocked(buyer)
     if coupon is None:
         quote = pricing.quote(sku, quantity, user=user)
     else:
-        check_coupon(coupon, sku=sku, user=user)
         quote = quote_with_coupon(sku, quantity, user=user, choice=coupon)
     free = quote.total.amount == 0
     provider = get_provider(payment_method)

@@ -81,6 +81,8 @@ def check_coupon(choice: CouponChoice, *, sku: Sku, user: User | None, now: date
         raise CouponRefused(_("This coupon cannot be used yet."))
     if coupon.valid_until and now >= coupon.valid_until:
         raise CouponRefused(_("This coupon has expired."))
+    # Read from the row in hand, before any query: in a sale, every latecomer for the coupon gets this.
+    _check_used_up(coupon)
     if not _covers(coupon, sku):
         raise CouponRefused(_("This coupon is not for this product."))
     if coupon.members_only and user is None:
@@ -168,10 +170,14 @@ def _covers(coupon: Coupon, sku: Sku) -> bool:
     return category.pk in categories or category.parent_id in categories
 
 
-def _check_limits(coupon: Coupon, choice: CouponChoice, user: User | None) -> None:
-    active = coupon.uses.filter(state__in=CouponUse.ACTIVE)
+def _check_used_up(coupon: Coupon) -> None:
     if coupon.total_uses is not None and coupon.used_count >= coupon.total_uses:
         raise CouponRefused(_("This coupon has been used up."))
+
+
+def _check_limits(coupon: Coupon, choice: CouponChoice, user: User | None) -> None:
+    _check_used_up(coupon)
+    active = coupon.uses.filter(state__in=CouponUse.ACTIVE)
     if choice.code is not None and active.filter(code=choice.code).exists():
         raise CouponRefused(_("This code has already been used."))
     if choice.grant is not None and active.filter(grant=choice.grant).exists():
