@@ -19,7 +19,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kamen import shop_settings
+from kamen import shop_settings, viewers
 from kamen.tasks import enqueue
 
 from . import sending
@@ -124,34 +124,43 @@ def sweep_unsent_emails(*, limit: int = 500) -> list[int]:
 
 def unread_count(user: User) -> int:
     """How many of the member's messages are unread; kept in the shared cache until one comes or is read."""
-    key = _unread_key(user.pk)
+    return _unread_count_of(user.pk)
+
+
+def _unread_count_of(user_id: int) -> int:
+    key = unread_key(user_id)
     count = cache.get(key)
     if count is None:
-        count = Message.objects.filter(user=user, read_at__isnull=True).count()
+        count = Message.objects.filter(user_id=user_id, read_at__isnull=True).count()
         cache.set(key, count, UNREAD_SECONDS)
     return count
 
 
-def _unread_key(user_id: int) -> str:
+def unread_key(user_id: int) -> str:
     return f"inbox:unread:{user_id}"
 
 
 def _unread_changed(user_id: int) -> None:
     # Now, for what this transaction reads next, and after commit, so that a reader in between never
     # leaves the count from before the change cached.
-    cache.delete(_unread_key(user_id))
-    transaction.on_commit(lambda: cache.delete(_unread_key(user_id)))
+    cache.delete(unread_key(user_id))
+    transaction.on_commit(lambda: cache.delete(unread_key(user_id)))
 
 
 def unread_slot(request) -> str:
     """The unread badge of a signed-in member, for their copy of a page cached for their level."""
-    context = {"unread_messages": unread_count(request.user)}
-    return render_to_string("accounts/_unread_badge.html", context)
+    user_id = viewers.of(request).user_id
+    count = viewers.fetched(request, unread_key(user_id))
+    if count is None:
+        count = _unread_count_of(user_id)
+    if not count:
+        return ""  # what the badge template renders for none, without rendering it
+    return render_to_string("accounts/_unread_badge.html", {"unread_messages": count})
 
 
 def email_slot(request) -> str:
     """The member's address in the header of a page cached for their level."""
-    return escape(request.user.email)
+    return escape(viewers.of(request).email)
 
 
 def current_announcements(*, now=None) -> list[Announcement]:

@@ -6,3 +6,8 @@ class KamenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "kamen"
     verbose_name = _("Shop system")
+
+    def ready(self) -> None:
+        from . import viewers
+
+        viewers.connect_signals()

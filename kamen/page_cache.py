@@ -27,10 +27,11 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 
-from . import shop_settings
+from . import shop_settings, viewers
 from .cache import LocalCopies, shared_cache_available
 
 # Keys carry what a page depends on (a generation, a stock version), so a changed page is never read
@@ -57,19 +58,19 @@ def cacheable(
 ) -> bool:
     return (
         request.method in methods
-        and (members or not request.user.is_authenticated)
         and set(request.GET) <= set(query_names)
-        and not len(get_messages(request))
         and shared_cache_available()
+        and (members or not viewers.of(request).is_authenticated)
+        and not len(get_messages(request))
     )
 
 
 def viewer(request: HttpRequest) -> str:
     """Who a page is for, as far as it differs: a visitor, or a member of a level (staff see more)."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    viewer = viewers.of(request)
+    if not viewer.is_authenticated:
         return "visitor"
-    return f"member-{user.level_id or 0}{'-staff' if user.is_staff else ''}"
+    return f"member-{viewer.level_id or 0}{'-staff' if viewer.is_staff else ''}"
 
 
 def page_key(request: HttpRequest, parts: Iterable[object]) -> str:
@@ -128,9 +129,13 @@ def serve(
             _pages.set(key, stored, PAGE_SECONDS)
     html, content_type = stored
     html = html.replace(CSRF_PLACEHOLDER, get_token(request))
-    if request.user.is_authenticated:
+    member = viewers.of(request).is_authenticated
+    if member:
         html = _personalised(html, request)
-    return HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
+    response = HttpResponse(fill(html) if fill else html, content_type=content_type, status=status)
+    if member:  # read from the viewer card, not the session, which is what would have said so
+        patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def _rendered_meanwhile(key: str) -> tuple[str, str] | None:

@@ -598,6 +598,8 @@ HEALTH_BEAT_STALE = timedelta(seconds=env.int("HEALTH_BEAT_STALE_SECONDS", defau
 # Security
 # ---------------------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Database sessions that take the viewer card cached pages read with them when they go (kamen.viewers).
+SESSION_ENGINE = "kamen.viewers"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
