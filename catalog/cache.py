@@ -157,11 +157,12 @@ def fragment_key(*parts: object) -> str:
     return ":".join(["catalog", str(generation()), get_language() or "", *map(str, parts)])
 
 
-def cached_fragment(parts: tuple[object, ...], render: Callable[[], T]) -> T:
-    """What `render` returns, cached for this catalog generation; rendered afresh while Redis is away."""
+def cached_fragment(parts: tuple[object, ...], render: Callable[[], T], *, key: str | None = None) -> T:
+    """What `render` returns, cached for this catalog generation (or under `key`, a `fragment_key`
+    read already); rendered afresh while Redis is away."""
     if not shared_cache_available():
         return render()
-    key = fragment_key(*parts)
+    key = key or fragment_key(*parts)
     value = _copies.get(key)
     if value is None:
         value = render()

@@ -1,9 +1,13 @@
-from .cache import cached_fragment
+from .cache import cached_fragment, fragment_key
 from .selectors import category_tree
 
 
 def navigation(request) -> dict:
-    """Top categories for the header; cached briefly so every page pays one cache hit, not queries."""
+    """Top categories for the header; cached briefly so every page pays one cache hit, not queries.
+
+    `nav_key` names the catalog generation and language the bar was read at, and `nav_active` the top
+    category the page is in (or "home"): with them the rendered bar is a layout fragment.
+    """
     if request.path.startswith("/admin/"):
         return {}
 
@@ -17,4 +21,17 @@ def navigation(request) -> dict:
             for c in category_tree()
         ]
 
-    return {"nav_categories": cached_fragment(("nav",), tree)}
+    key = fragment_key("nav")
+    nav = cached_fragment(("nav",), tree, key=key)
+    return {"nav_categories": nav, "nav_key": key, "nav_active": _active(request, nav)}
+
+
+def _active(request, nav: list[dict]) -> str:
+    """The top category whose page or one of whose children's pages this is; "home" on the home page."""
+    match = request.resolver_match
+    if match is not None and match.url_name == "home":
+        return "home"
+    for top in nav:
+        if request.path == top["url"] or any(request.path == child["url"] for child in top["children"]):
+            return top["url"]
+    return ""

@@ -11,7 +11,7 @@ not see a change made by another one. A bump that could not reach Redis is made 
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from django.conf import settings
@@ -63,6 +63,7 @@ class FaqEntry:
 class CurrentSettings:
     """The settings row as read at one version: plain values, safe to keep in a cache."""
 
+    version: int = 0  # the version it was read at: what keys the layout's fragments
     name: str = ""
     logo_url: str = ""
     contact_qq: str = ""
@@ -115,10 +116,11 @@ def current() -> CurrentSettings:
     """The shop settings now in force."""
     if not shared_cache_available():
         return _read()
-    key = f"kamen:shop-settings:{version()}"
+    read_at = version()
+    key = f"kamen:shop-settings:{read_at}"
     values = _copies.get(key)
     if values is None:
-        values = _read()
+        values = replace(_read(), version=read_at)
         _copies.set(key, values, COPY_SECONDS)
     return values
 
@@ -188,7 +190,7 @@ def _read() -> CurrentSettings:
     row = ShopSettings.objects.filter(pk=ShopSettings.SINGLETON_ID).first()
     if row is None:
         return CurrentSettings()
-    names = [field.name for field in fields(CurrentSettings) if field.name != "logo_url"]
+    names = [field.name for field in fields(CurrentSettings) if field.name not in ("logo_url", "version")]
     return CurrentSettings(logo_url=row.logo.url if row.logo else "", **{name: getattr(row, name) for name in names})
 
 
