@@ -180,7 +180,8 @@ def get_visible_product(pk: int) -> Product:
 
 def get_buyable_sku(sku_id: int) -> Sku:
     sku = (
-        Sku.objects.select_related("product")
+        # With the category and its parent: a refused checkout shows the product page's breadcrumb.
+        Sku.objects.select_related("product__category__parent")
         .filter(pk=sku_id, is_active=True, product__status=Product.Status.APPROVED, product__is_on_shelf=True)
         .first()
     )
@@ -202,8 +203,12 @@ def get_active_category(slug: str) -> Category:
 
 
 def buyer_fields(product: Product) -> list[BuyerField]:
-    """What the buyer fills in at checkout for `product`, in order."""
-    return list(product.buyer_fields.order_by("sort_order", "id"))
+    """What the buyer fills in at checkout for `product`, in order; read once per product instance
+    (a checkout's form and its order both ask)."""
+    fields = getattr(product, "_buyer_fields", None)
+    if fields is None:
+        fields = product._buyer_fields = list(product.buyer_fields.order_by("sort_order", "id"))
+    return fields
 
 
 def moderation_history(product: Product, *, limit: int = 5) -> list[StaffAction]:

@@ -146,7 +146,9 @@ def place(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return _start_payment(request, placed)
-    return render_product(request, sku.product, form=form, selected_sku=sku, status=400)
+    # The counts as of the last committed change of the product's codes, as its cached page shows them.
+    stock = catalog_cache.product_stock(sku.product_id, catalog_selectors.sku_stock)[1]
+    return render_product(request, sku.product, stock=stock, form=form, selected_sku=sku, status=400)
 
 
 def _check_guest_burst(request: HttpRequest, form: CheckoutForm) -> None:

@@ -13,7 +13,7 @@ from catalog import cache as catalog_cache
 from catalog import pricing
 from catalog.buyer_fields import clean_answers
 from catalog.models import Sku
-from catalog.selectors import sku_stock
+from catalog.selectors import buyer_fields, sku_stock
 from kamen import shop_settings
 from kamen.money import cny
 from payments import services as payment_services
@@ -64,7 +64,7 @@ def place_order(
     if user is None and not shop_settings.current().guest_checkout:
         raise CheckoutError(_("Please sign in to buy: this shop sells to members only."))
     try:
-        answers = clean_answers(list(product.buyer_fields.all()), buyer_input or {})
+        answers = clean_answers(buyer_fields(product), buyer_input or {})
     except ValidationError as error:
         raise CheckoutError(" ".join(error.messages)) from None
     if not (product.min_per_order <= quantity <= product.max_per_order):
@@ -121,7 +121,7 @@ def place_reward_order(sku: Sku, *, user: User, reward: str, points: int) -> Pla
     """One piece of `sku` as a points-mall reward: an order of nothing to pay, its code held and its
     payment confirmed at once without a gateway, in the caller's transaction."""
     try:
-        clean_answers(list(sku.product.buyer_fields.all()), {})
+        clean_answers(buyer_fields(sku.product), {})
     except ValidationError:
         raise CheckoutError(_("This reward needs details only a checkout asks for.")) from None
     retail = pricing.quote(sku, 1).retail_unit_price
