@@ -157,12 +157,15 @@ def fragment_key(*parts: object) -> str:
     return ":".join(["catalog", str(generation()), get_language() or "", *map(str, parts)])
 
 
-def cached_fragment(parts: tuple[object, ...], render: Callable[[], T], *, key: str | None = None) -> T:
-    """What `render` returns, cached for this catalog generation (or under `key`, a `fragment_key`
-    read already); rendered afresh while Redis is away."""
+def cached_fragment(parts: tuple[object, ...], render: Callable[[], T]) -> T:
+    """What `render` returns, cached for this catalog generation; rendered afresh while Redis is away."""
+    return cached_under(fragment_key(*parts), render)
+
+
+def cached_under(key: str, render: Callable[[], T]) -> T:
+    """What `render` returns, cached under `key`, a `fragment_key` the caller read already."""
     if not shared_cache_available():
         return render()
-    key = key or fragment_key(*parts)
     value = _copies.get(key)
     if value is None:
         value = render()

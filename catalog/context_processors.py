@@ -1,4 +1,4 @@
-from .cache import cached_fragment, fragment_key
+from .cache import cached_under, fragment_key
 from .selectors import category_tree
 
 
@@ -21,8 +21,8 @@ def navigation(request) -> dict:
             for c in category_tree()
         ]
 
-    key = fragment_key("nav")
-    nav = cached_fragment(("nav",), tree, key=key)
+    key = fragment_key("nav")  # read once: it also keys the rendered bar
+    nav = cached_under(key, tree)
     return {"nav_categories": nav, "nav_key": key, "nav_active": _active(request, nav)}
 
 
